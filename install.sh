@@ -1,0 +1,27 @@
+#!/bin/sh
+# Build and install leakgate, then install its pre-commit hook into the repository you run this
+# from (if any). Safe to run twice: cargo reinstalls in place and `leakgate install` leaves an
+# up-to-date hook alone. Usage: /path/to/leakgate/install.sh [--hook pre-commit|pre-push|both]
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+caller=$(pwd)
+
+command -v cargo >/dev/null 2>&1 || {
+  echo "install.sh: cargo is required (https://rustup.rs)" >&2
+  exit 2
+}
+cargo install --locked --quiet --path "$here"
+
+bin_dir="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"
+leakgate="$bin_dir/leakgate"
+case ":$PATH:" in
+  *":$bin_dir:"*) ;;
+  *) echo "install.sh: note: $bin_dir is not on PATH; the hook remembers the full path anyway" >&2 ;;
+esac
+
+cd "$caller"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  "$leakgate" install "$@"
+else
+  echo "install.sh: installed $leakgate; run '$leakgate install' inside a repository to add the hook" >&2
+fi

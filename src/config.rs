@@ -1,0 +1,368 @@
+//! The repository config file, `.leakgate.toml`, and the baseline file.
+//!
+//! Invariants:
+//! - unknown keys are errors naming the key and line (a typo must not silently turn a setting
+//!   off), and an invalid config blocks the commit (fail closed);
+//! - custom rules pass the same validation as built-in ones, and their own examples must match
+//!   at load time;
+//! - the baseline holds fingerprints only (rule id + SHA-256), sorted, without timestamps, so it
+//!   never conflicts needlessly and never contains a secret.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use globset::{Glob, GlobSetBuilder};
+use regex::bytes::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::detect::{Detector, Policy, RuleOverride, Suppressed};
+use crate::rules::{Catalog, RuleSpec};
+use crate::source::Settings;
+
+pub const CONFIG_FILE: &str = ".leakgate.toml";
+pub const BASELINE_FILE: &str = ".leakgate-baseline.json";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub allow: Allow,
+    /// Built-in rule ids to turn off.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// Per-rule tuning: `[overrides.jwt] entropy = 4.5`.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, Override>,
+    /// Custom rules, same schema as the built-in catalog.
+    #[serde(default)]
+    pub rules: Vec<RuleSpec>,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub models: Models,
+    /// Baseline file, relative to the repository root.
+    #[serde(default)]
+    pub baseline: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allow {
+    /// Path globs (gitignore-like `**` supported), matched against repository-relative paths.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Regexes matched against the secret value.
+    #[serde(default)]
+    pub regexes: Vec<String>,
+    /// Words: a secret containing one (case-insensitive) is not reported.
+    #[serde(default)]
+    pub stopwords: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    pub entropy: Option<f64>,
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_blob_size: Option<u64>,
+    pub decode_depth: Option<usize>,
+    pub max_findings: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct Models {
+    pub block_unknown_imports: Option<bool>,
+    pub lfs_warn_size: Option<u64>,
+}
+
+impl Config {
+    pub fn parse(text: &str, origin: &Path) -> Result<Config> {
+        toml::from_str(text).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid config {}: {}",
+                origin.display(),
+                e.to_string().trim_end()
+            )
+        })
+    }
+
+    /// `explicit` (from `--config`) must exist; otherwise `.leakgate.toml` in `root` if present.
+    pub fn load(explicit: Option<&Path>, root: Option<&Path>) -> Result<(Config, Option<PathBuf>)> {
+        let path = match (explicit, root) {
+            (Some(p), _) => p.to_path_buf(),
+            (None, Some(root)) => {
+                let p = root.join(CONFIG_FILE);
+                if !p.exists() {
+                    return Ok((Config::default(), None));
+                }
+                p
+            }
+            (None, None) => return Ok((Config::default(), None)),
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        Ok((Config::parse(&text, &path)?, Some(path)))
+    }
+
+    /// The catalog this config asks for: built-ins minus `disable`, plus custom rules.
+    pub fn catalog(&self) -> Result<Catalog> {
+        let mut specs = crate::rules::builtin_specs()?;
+        for id in &self.disable {
+            if !specs.iter().any(|s| &s.id == id) {
+                bail!("config: `disable` names unknown rule `{id}` (see `leakgate rules`)");
+            }
+        }
+        specs.retain(|s| !self.disable.contains(&s.id));
+        let catalog = Catalog::build(specs, &self.rules).context("config: invalid custom rule")?;
+        for id in self.overrides.keys() {
+            if catalog.get(id).is_none() {
+                bail!("config: [overrides.{id}] names an unknown or disabled rule");
+            }
+        }
+        Ok(catalog)
+    }
+
+    pub fn policy(&self, catalog: &Catalog, decode_depth: usize) -> Result<Policy> {
+        let allow_secrets = compile_all(&self.allow.regexes, "allow.regexes")?;
+        let mut overrides = vec![RuleOverride::default(); catalog.rules.len()];
+        for (id, o) in &self.overrides {
+            let i = catalog
+                .rules
+                .iter()
+                .position(|r| r.id() == id)
+                .context("override of an unknown rule")?;
+            overrides[i] = RuleOverride {
+                entropy: o.entropy,
+                allow_secrets: compile_all(&o.allow, &format!("overrides.{id}.allow"))?,
+            };
+        }
+        Ok(Policy {
+            allow_secrets,
+            stopwords: self
+                .allow
+                .stopwords
+                .iter()
+                .map(|w| w.to_lowercase())
+                .collect(),
+            overrides,
+            decode_depth: self.limits.decode_depth.unwrap_or(decode_depth),
+        })
+    }
+
+    pub fn settings(&self, base: Settings) -> Result<Settings> {
+        let allow_paths = if self.allow.paths.is_empty() {
+            None
+        } else {
+            let mut b = GlobSetBuilder::new();
+            for p in &self.allow.paths {
+                let glob = Glob::new(p).with_context(|| format!("config: allow.paths `{p}`"))?;
+                b.add(glob);
+            }
+            Some(b.build().context("config: allow.paths")?)
+        };
+        Ok(Settings {
+            max_blob_size: self.limits.max_blob_size.unwrap_or(base.max_blob_size),
+            lfs_warn_size: self.models.lfs_warn_size.unwrap_or(base.lfs_warn_size),
+            block_unknown_imports: self
+                .models
+                .block_unknown_imports
+                .unwrap_or(base.block_unknown_imports),
+            allow_paths,
+        })
+    }
+
+    /// Custom rules must prove themselves like built-in ones: each positive example yields a
+    /// finding of that rule, each negative example none.
+    pub fn check_custom_examples(&self, detector: &Detector<'_>) -> Result<()> {
+        for spec in &self.rules {
+            let idx = detector
+                .catalog
+                .rules
+                .iter()
+                .position(|r| r.id() == spec.id)
+                .context("custom rule missing from the catalog")?;
+            for ex in &spec.examples {
+                let found = detector.scan(ex.as_bytes(), &mut Suppressed::default());
+                if !found.iter().any(|m| m.rule == idx) {
+                    bail!(
+                        "config: custom rule `{}`: its example {:?} does not match",
+                        spec.id,
+                        crate::report::redact(ex.as_bytes())
+                    );
+                }
+            }
+            for ex in &spec.negative_examples {
+                let found = detector.scan(ex.as_bytes(), &mut Suppressed::default());
+                if found.iter().any(|m| m.rule == idx) {
+                    bail!(
+                        "config: custom rule `{}`: its negative example {:?} matches",
+                        spec.id,
+                        crate::report::redact(ex.as_bytes())
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn compile_all(patterns: &[String], key: &str) -> Result<Vec<Regex>> {
+    patterns
+        .iter()
+        .map(|p| Regex::new(p).with_context(|| format!("config: {key}: invalid regex `{p}`")))
+        .collect()
+}
+
+/// `.leakgate-baseline.json`: known findings by fingerprint.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    pub version: u32,
+    pub findings: BTreeSet<BaselineEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineEntry {
+    pub rule: String,
+    pub fingerprint: String,
+}
+
+impl Baseline {
+    pub fn load(path: &Path) -> Result<Option<Baseline>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read baseline {}", path.display()))
+            }
+        };
+        let b: Baseline = serde_json::from_str(&text)
+            .with_context(|| format!("invalid baseline {}", path.display()))?;
+        if b.version != 1 {
+            bail!(
+                "baseline {} has unsupported version {}",
+                path.display(),
+                b.version
+            );
+        }
+        Ok(Some(b))
+    }
+
+    pub fn fingerprints(&self) -> HashSet<&str> {
+        self.findings
+            .iter()
+            .map(|e| e.fingerprint.as_str())
+            .collect()
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).context("serialising the baseline")? + "\n";
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write baseline {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Catalog> {
+        let c = Config::parse(text, Path::new(".leakgate.toml"))?;
+        let cat = c.catalog()?;
+        c.policy(&cat, 2)?;
+        c.settings(Settings::default())?;
+        Ok(cat)
+    }
+
+    #[test]
+    fn config_errors_name_the_problem() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("unknown key", "colour = 1\n", "unknown field `colour`"),
+            ("unknown nested key", "[allow]\npath = []\n", "unknown field `path`"),
+            ("line number", "\n\n[allow]\npaths = 3\n", "line 4"),
+            ("bad regex", "[allow]\nregexes = ['(']\n", "allow.regexes"),
+            ("bad glob", "[allow]\npaths = ['a[']\n", "allow.paths"),
+            ("unknown disable", "disable = ['nope']\n", "unknown rule `nope`"),
+            ("unknown override", "[overrides.nope]\nentropy = 1.0\n", "overrides.nope"),
+            (
+                "custom rule bad regex",
+                "[[rules]]\nid='x'\ntitle='t'\nregex='('\nkeywords=[]\nremediation='r'\nexamples=['a']\n",
+                "invalid regex",
+            ),
+        ];
+        for (name, text, want) in cases {
+            let err = format!("{:#}", load(text).unwrap_err());
+            assert!(err.contains(want), "{name}: `{err}` lacks `{want}`");
+        }
+    }
+
+    #[test]
+    fn valid_config_with_every_key_loads() {
+        let text = r#"
+disable = ["jwt"]
+baseline = "security/baseline.json"
+[allow]
+paths = ["tests/fixtures/**", "*.lock"]
+regexes = ["^AKIA[0-9A-Z]{12}TEST$"]
+stopwords = ["notreal"]
+[overrides.huggingface-token]
+entropy = 3.5
+allow = ["^hf_Fixture"]
+[limits]
+max_blob_size = 1000000
+decode_depth = 1
+max_findings = 10
+[models]
+block_unknown_imports = true
+lfs_warn_size = 5000000
+[[rules]]
+id = "acme-internal-token"
+title = "ACME internal token"
+regex = '''(acme_[0-9a-f]{32})'''
+secret_group = 1
+keywords = ["acme_"]
+remediation = "Revoke it at https://acme.invalid/tokens."
+examples = ["ACME=acme_3f9a0c7d2b8e4f61a5c9d0e7b3a2f8c4"]
+negative_examples = ["acme_notatoken"]
+"#;
+        let c = Config::parse(text, Path::new("x")).unwrap();
+        let cat = c.catalog().unwrap();
+        assert!(cat.get("jwt").is_none());
+        assert!(cat.get("acme-internal-token").is_some());
+        let policy = c.policy(&cat, 2).unwrap();
+        assert_eq!(policy.decode_depth, 1);
+        let det = Detector::new(&cat, policy);
+        c.check_custom_examples(&det).unwrap();
+        let s = c.settings(Settings::default()).unwrap();
+        assert!(s.allow_paths.unwrap().is_match("tests/fixtures/a/b.txt"));
+        assert!(s.block_unknown_imports);
+    }
+
+    #[test]
+    fn custom_rule_whose_example_fails_is_rejected() {
+        let text = r#"
+[[rules]]
+id = "acme-internal-token"
+title = "ACME"
+regex = '''(acme_[0-9a-f]{32})'''
+secret_group = 1
+keywords = ["acme_"]
+remediation = "Revoke."
+examples = ["acme_tooshort"]
+"#;
+        let c = Config::parse(text, Path::new("x")).unwrap();
+        let cat = c.catalog().unwrap();
+        let det = Detector::new(&cat, c.policy(&cat, 2).unwrap());
+        let err = format!("{:#}", c.check_custom_examples(&det).unwrap_err());
+        assert!(err.contains("does not match"), "{err}");
+    }
+}

@@ -1,0 +1,538 @@
+//! The matcher: keyword prefilter, regex, secret group, entropy floor, placeholder and allow
+//! checks, offline checksums, then the same over decoded spans (base64, percent, escapes).
+//!
+//! Invariants:
+//! - input is bytes: no UTF-8 validation pass, invalid UTF-8 is scanned like any other byte;
+//! - matching is linear (the `regex` crate) and decoding depth is a fixed bound, not input-driven;
+//! - a `Match` points at the original text: for a decoded secret, at the encoded span holding it;
+//! - overlapping findings are resolved so one secret yields one finding (specific rules beat
+//!   generic ones, then the longer secret, then the earlier rule).
+
+use std::collections::HashSet;
+
+use regex::bytes::Regex;
+
+use crate::decode::{self, Encoding};
+use crate::rules::{Catalog, Checksum, Kind, Rule};
+
+/// Markers that suppress the findings of the line they are on. `gitleaks:allow` and
+/// `pragma: allowlist secret` (detect-secrets) are honoured so teams can migrate.
+pub const INLINE_ALLOW: &[&str] = &[
+    "leakgate:allow",
+    "gitleaks:allow",
+    "pragma: allowlist secret",
+];
+
+/// Substrings that mark a value as a stand-in rather than a credential.
+const PLACEHOLDER_WORDS: &[&str] = &[
+    "example",
+    "xxxx",
+    "your",
+    "placeholder",
+    "dummy",
+    "sample",
+    "redacted",
+    "changeme",
+    "change_me",
+    "replace",
+    "insert",
+    "fake",
+    "<",
+    ">",
+    "${",
+    "{{",
+    "****",
+    "....",
+];
+
+/// Per-scan policy: everything a config file can tune.
+#[derive(Debug, Default, Clone)]
+pub struct Policy {
+    /// Regexes matched against the secret: a match means "not a finding".
+    pub allow_secrets: Vec<Regex>,
+    /// Lower-case words: a secret containing one is not a finding.
+    pub stopwords: Vec<String>,
+    /// Per-rule overrides, indexed like the catalog.
+    pub overrides: Vec<RuleOverride>,
+    /// How many nested decodings to follow (base64 in base64 …). 0 disables decoding.
+    pub decode_depth: usize,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct RuleOverride {
+    pub entropy: Option<f64>,
+    pub allow_secrets: Vec<Regex>,
+}
+
+/// A detected secret inside one text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    pub rule: usize,
+    /// Byte span in the scanned text: the secret itself, or the encoded span that decodes to it.
+    pub start: usize,
+    pub end: usize,
+    pub secret: Vec<u8>,
+    /// Decodings applied, outermost first (empty for a secret found as written).
+    pub encodings: Vec<Encoding>,
+    /// Set when the rule has an offline checksum and it verified.
+    pub checksum: Option<Checksum>,
+}
+
+/// What was dropped on purpose, so `--verbose` can show it and nothing disappears silently.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Suppressed {
+    pub inline: usize,
+    pub allowlist: usize,
+    /// Decoded-span limit reached in a text: some encoded spans were not followed.
+    pub decode_limit: usize,
+}
+
+pub struct Detector<'c> {
+    pub catalog: &'c Catalog,
+    pub policy: Policy,
+}
+
+impl<'c> Detector<'c> {
+    pub fn new(catalog: &'c Catalog, policy: Policy) -> Self {
+        Detector { catalog, policy }
+    }
+
+    /// All findings in `text`, sorted by position, inline-allowed lines removed.
+    pub fn scan(&self, text: &[u8], suppressed: &mut Suppressed) -> Vec<Match> {
+        let mut found = self.scan_level(text, 0, suppressed);
+        found.retain(|m| {
+            let allowed = line_has_allow_marker(text, m.start);
+            if allowed {
+                suppressed.inline += 1;
+            }
+            !allowed
+        });
+        found
+    }
+
+    fn scan_level(&self, text: &[u8], depth: usize, suppressed: &mut Suppressed) -> Vec<Match> {
+        let mut found = Vec::new();
+        for idx in self.catalog.select(text) {
+            self.match_rule(idx, text, &mut found, suppressed);
+        }
+        resolve_overlaps(&mut found, self.catalog);
+
+        if depth < self.policy.decode_depth {
+            let spans = decode::decode_spans(text);
+            if spans.len() >= decode::MAX_SPANS {
+                suppressed.decode_limit += 1;
+            }
+            let direct: HashSet<(usize, Vec<u8>)> =
+                found.iter().map(|m| (m.rule, m.secret.clone())).collect();
+            for span in spans {
+                for inner in self.scan_level(&span.bytes, depth + 1, suppressed) {
+                    // The same secret already visible as written (a URL that also parses as
+                    // percent-encoded, say) is one finding, not two.
+                    if direct.contains(&(inner.rule, inner.secret.clone())) {
+                        continue;
+                    }
+                    let mut encodings = vec![span.encoding];
+                    encodings.extend(inner.encodings);
+                    found.push(Match {
+                        start: span.start,
+                        end: span.end,
+                        encodings,
+                        ..inner
+                    });
+                }
+            }
+            found.sort_by_key(|m| (m.start, m.rule));
+            found.dedup_by(|a, b| a.rule == b.rule && a.secret == b.secret && a.start == b.start);
+        }
+        found
+    }
+
+    fn match_rule(&self, idx: usize, text: &[u8], out: &mut Vec<Match>, sup: &mut Suppressed) {
+        let rule = &self.catalog.rules[idx];
+        let re = rule.regex();
+        let group = rule.spec.secret_group;
+        let mut locs = re.capture_locations();
+        let mut at = 0;
+        while at <= text.len() {
+            let Some(whole) = re.captures_read_at(&mut locs, text, at) else {
+                break;
+            };
+            let Some((start, end)) = locs.get(group) else {
+                at = next_start(text, whole.end(), whole.start());
+                continue;
+            };
+            // Resume at the end of the secret, not of the match: a right-hand boundary character
+            // can be the left-hand boundary of the next token (`tok_A,tok_B`).
+            at = next_start(text, end, whole.start());
+            let secret = &text[start..end];
+            match self.judge(idx, rule, secret) {
+                Verdict::Finding(checksum) => out.push(Match {
+                    rule: idx,
+                    start,
+                    end,
+                    secret: secret.to_vec(),
+                    encodings: Vec::new(),
+                    checksum,
+                }),
+                Verdict::Allowlisted => sup.allowlist += 1,
+                Verdict::NotASecret => {}
+            }
+        }
+    }
+
+    fn judge(&self, idx: usize, rule: &Rule, secret: &[u8]) -> Verdict {
+        if secret.is_empty() {
+            return Verdict::NotASecret;
+        }
+        let over = self.policy.overrides.get(idx);
+        let floor = over.and_then(|o| o.entropy).or(rule.spec.entropy);
+        if floor.is_some_and(|f| shannon_entropy(secret) < f) {
+            return Verdict::NotASecret;
+        }
+        if is_placeholder(secret) {
+            return Verdict::NotASecret;
+        }
+        if rule.spec.kind == Kind::Generic && !generic_value_is_secret(secret) {
+            return Verdict::NotASecret;
+        }
+        let checksum = match rule.spec.checksum {
+            Some(c) if !checksum_valid(c, secret) => return Verdict::NotASecret,
+            other => other,
+        };
+        let allow = self.policy.allow_secrets.iter();
+        let rule_allow = over.map(|o| o.allow_secrets.iter()).into_iter().flatten();
+        if allow.chain(rule_allow).any(|re| re.is_match(secret)) {
+            return Verdict::Allowlisted;
+        }
+        if !self.policy.stopwords.is_empty() {
+            let lower = secret.to_ascii_lowercase();
+            if self
+                .policy
+                .stopwords
+                .iter()
+                .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
+            {
+                return Verdict::Allowlisted;
+            }
+        }
+        Verdict::Finding(checksum)
+    }
+}
+
+enum Verdict {
+    Finding(Option<Checksum>),
+    Allowlisted,
+    NotASecret,
+}
+
+/// Where the next search starts; always moves forward so an empty secret cannot loop forever.
+fn next_start(text: &[u8], preferred: usize, match_start: usize) -> usize {
+    if preferred > match_start {
+        preferred
+    } else {
+        // Step one UTF-8 scalar (or one byte of invalid UTF-8) past the match start.
+        let mut next = match_start + 1;
+        while next < text.len() && (text[next] & 0xC0) == 0x80 {
+            next += 1;
+        }
+        next
+    }
+}
+
+/// Keep one finding per secret: specific beats generic, then longer, then the earlier rule.
+fn resolve_overlaps(found: &mut Vec<Match>, catalog: &Catalog) {
+    if found.len() < 2 {
+        return;
+    }
+    let rank = |m: &Match| {
+        let generic = catalog.rules[m.rule].spec.kind == Kind::Generic;
+        (generic, std::cmp::Reverse(m.end - m.start), m.rule)
+    };
+    found.sort_by(|a, b| rank(a).cmp(&rank(b)));
+    let mut kept: Vec<Match> = Vec::with_capacity(found.len());
+    for m in found.drain(..) {
+        if !kept.iter().any(|k| k.start < m.end && m.start < k.end) {
+            kept.push(m);
+        }
+    }
+    kept.sort_by_key(|m| (m.start, m.rule));
+    *found = kept;
+}
+
+fn line_has_allow_marker(text: &[u8], offset: usize) -> bool {
+    let offset = offset.min(text.len());
+    let start = memchr::memrchr(b'\n', &text[..offset]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &text[offset..]).map_or(text.len(), |i| offset + i);
+    let line = &text[start..end];
+    INLINE_ALLOW
+        .iter()
+        .any(|marker| memchr::memmem::find(line, marker.as_bytes()).is_some())
+}
+
+/// Shannon entropy in bits per byte.
+pub fn shannon_entropy(data: &[u8]) -> f64 {
+    if data.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0usize; 256];
+    for &b in data {
+        counts[b as usize] += 1;
+    }
+    let len = data.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / len;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Obvious stand-ins: documentation placeholders, masked values, keyboard runs.
+pub fn is_placeholder(secret: &[u8]) -> bool {
+    let lower = secret.to_ascii_lowercase();
+    if PLACEHOLDER_WORDS
+        .iter()
+        .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
+    {
+        return true;
+    }
+    let mut same = 1;
+    let mut ascending = 1;
+    for pair in lower.windows(2) {
+        same = if pair[0] == pair[1] { same + 1 } else { 1 };
+        let step = pair[0].is_ascii_alphanumeric() && pair[1] == pair[0].wrapping_add(1);
+        ascending = if step { ascending + 1 } else { 1 };
+        if same >= 6 || ascending >= 8 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Checks for a value found next to a secret-sounding key, where the regex alone proves little:
+/// it must look like a literal credential, not code, a reference, a path or a word.
+pub fn generic_value_is_secret(value: &[u8]) -> bool {
+    let Ok(v) = std::str::from_utf8(value) else {
+        return false;
+    };
+    if v.len() < 8 || v.len() > 200 {
+        return false;
+    }
+    // References and templating: ${VAR}, $VAR, %(name)s, {name}, os.environ[...], process.env.X
+    const REFERENCES: &[&str] = &[
+        "$",
+        "%(",
+        "{",
+        "}",
+        "os.environ",
+        "getenv",
+        "process.env",
+        "env(",
+        "env.",
+        "secrets.",
+        "vault:",
+        "(",
+        ")",
+        "[",
+        "]",
+    ];
+    if REFERENCES.iter().any(|r| v.contains(r)) {
+        return false;
+    }
+    // Paths and URLs without credentials (a URL with one is another rule's business).
+    if v.starts_with('/')
+        || v.starts_with("./")
+        || v.starts_with("../")
+        || v.starts_with("~/")
+        || v.contains("://")
+        || v.contains('\\')
+    {
+        return false;
+    }
+    let (mut lower, mut upper, mut digit, mut other) = (0, 0, 0, 0);
+    for b in v.bytes() {
+        match b {
+            b'a'..=b'z' => lower += 1,
+            b'A'..=b'Z' => upper += 1,
+            b'0'..=b'9' => digit += 1,
+            _ => other += 1,
+        }
+    }
+    // Words, identifiers and constants: `password`, `my_secret_value`, `SOME_CONSTANT_NAME`.
+    let classes = [lower, upper, digit].iter().filter(|&&c| c > 0).count();
+    if digit == 0 && (lower == 0 || upper == 0) {
+        return false;
+    }
+    // Dotted names and dashed words are code, not keys: `settings.SECRET_KEY`, `api-key-header`.
+    if other > 0
+        && v.split(['.', '-', '_', ' '])
+            .all(|w| w.bytes().all(|b| b.is_ascii_alphabetic()))
+    {
+        return false;
+    }
+    if v.contains(' ') {
+        return false;
+    }
+    let entropy = shannon_entropy(value);
+    let hex = v.bytes().all(|b| b.is_ascii_hexdigit());
+    // Thresholds: a random string of length n over alphabet k has entropy near min(log2 n, log2 k);
+    // require most of that so English-like and repetitive values fall out.
+    let needed = if hex {
+        (v.len() as f64).log2().min(4.0) * 0.8
+    } else {
+        (v.len() as f64).log2().min(6.0) * 0.8
+    };
+    classes >= 2 && entropy >= needed.max(2.8)
+}
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// GitHub and npm tokens end in a base62 CRC32 of their 30-character random part.
+/// See <https://github.blog/2021-04-05-behind-githubs-new-authentication-token-formats/>.
+pub fn checksum_valid(kind: Checksum, secret: &[u8]) -> bool {
+    match kind {
+        Checksum::GithubCrc32 | Checksum::NpmCrc32 => {
+            let body = match memchr::memrchr(b'_', secret) {
+                Some(i) => &secret[i + 1..],
+                None => secret,
+            };
+            if body.len() != 36 {
+                return false;
+            }
+            let (payload, check) = body.split_at(30);
+            base62_fixed(crc32(payload), 6).as_slice() == check
+        }
+    }
+}
+
+fn base62_fixed(mut n: u32, width: usize) -> Vec<u8> {
+    let mut digits = vec![b'0'; width];
+    for slot in digits.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    digits
+}
+
+/// CRC-32 (IEEE 802.3, as zlib computes it). Tokens are tiny, so a bitwise loop is plenty.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_policy() -> Policy {
+        Policy {
+            decode_depth: 2,
+            ..Policy::default()
+        }
+    }
+
+    /// Every rule's examples yield exactly that rule's finding through the full pipeline, and its
+    /// negative examples yield none of it: the catalog tests itself.
+    #[test]
+    fn every_rule_example_and_negative_example() {
+        let catalog = Catalog::builtin().unwrap();
+        let detector = Detector::new(&catalog, default_policy());
+        let mut failures = Vec::new();
+        for rule in &catalog.rules {
+            for ex in &rule.spec.examples {
+                let found = detector.scan(ex.as_bytes(), &mut Suppressed::default());
+                let ids: Vec<&str> = found.iter().map(|m| catalog.rules[m.rule].id()).collect();
+                if ids.is_empty() || ids.iter().any(|id| *id != rule.id()) {
+                    failures.push(format!("{}: example {ex:?} gave {ids:?}", rule.id()));
+                }
+            }
+            for ex in &rule.spec.negative_examples {
+                let found = detector.scan(ex.as_bytes(), &mut Suppressed::default());
+                if found.iter().any(|m| {
+                    m.rule
+                        == catalog
+                            .rules
+                            .iter()
+                            .position(|r| r.id() == rule.id())
+                            .unwrap()
+                }) {
+                    failures.push(format!("{}: negative example {ex:?} matched", rule.id()));
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} rule example failures:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+
+    #[test]
+    fn crc32_matches_zlib() {
+        // zlib.crc32(b"123456789") == 0xCBF43926, the standard check value.
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(base62_fixed(61, 3), b"00z".to_vec());
+    }
+
+    #[test]
+    fn placeholder_table() {
+        let cases: &[(&str, bool)] = &[
+            ("hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", true),
+            ("YOUR_TOKEN_HERE", true),
+            ("<token>", true),
+            ("AKIAIOSFODNN7EXAMPLE", true),
+            ("aaaaaa1", true),
+            ("abcdefgh12", true),
+            ("hf_4sx1eZ7zGTbBF9d66F2rSHGNKSpmq6Ka0T", false),
+        ];
+        for (s, want) in cases {
+            assert_eq!(is_placeholder(s.as_bytes()), *want, "{s}");
+        }
+    }
+
+    #[test]
+    fn generic_value_table() {
+        let cases: &[(&str, bool)] = &[
+            ("Zr8#qL2v!Wm9xT4k", true),
+            ("9f86d081884c7d659a2feaa0c55ad015", true),
+            ("password", false),
+            ("${DB_PASSWORD}", false),
+            ("os.environ['X']", false),
+            ("/etc/secrets/db", false),
+            ("SOME_CONSTANT_NAME", false),
+            ("settings.SECRET_KEY", false),
+            ("short1A", false),
+            ("correct horse battery staple", false),
+        ];
+        for (s, want) in cases {
+            assert_eq!(generic_value_is_secret(s.as_bytes()), *want, "{s}");
+        }
+    }
+
+    #[test]
+    fn inline_allow_markers_suppress_only_their_line() {
+        let text = b"a\nfoo leakgate:allow\nbar";
+        assert!(line_has_allow_marker(text, 4));
+        assert!(!line_has_allow_marker(text, 0));
+        assert!(!line_has_allow_marker(text, text.len()));
+    }
+
+    #[test]
+    fn entropy_of_uniform_alphabet() {
+        assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-9);
+        assert_eq!(shannon_entropy(b""), 0.0);
+    }
+}

@@ -1,0 +1,64 @@
+//! leakgate: a git pre-commit hook that blocks staged credentials.
+//!
+//! `main` is the only place that exits: `run` returns a status or an error, and this maps it to
+//! the documented exit codes (0 clean, 1 findings, 2 error). Errors block too: a hook that cannot
+//! read what is staged must not wave the commit through.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod artifact;
+mod cli;
+mod config;
+mod decode;
+mod detect;
+mod git;
+mod install;
+mod model;
+mod notebook;
+mod report;
+mod rules;
+mod run;
+mod source;
+
+/// The documented exit statuses (README, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Clean = 0,
+    Findings = 1,
+    Error = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Error
+            } else {
+                Exit::Clean
+            }
+            .into();
+        }
+    };
+    match run::run(cli) {
+        Ok(run::Status::Clean) => Exit::Clean.into(),
+        Ok(run::Status::Findings) => Exit::Findings.into(),
+        Err(e) => {
+            eprintln!("leakgate: error: {}", report::sanitize(&format!("{e:#}")));
+            eprintln!(
+                "leakgate: nothing was let through: fix the cause above and retry \
+                 (`git commit --no-verify` skips the check if you are sure)."
+            );
+            Exit::Error.into()
+        }
+    }
+}

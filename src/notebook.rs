@@ -1,0 +1,1537 @@
+//! Jupyter notebook extraction: the text units of an `.ipynb` (cell sources, textual outputs,
+//! metadata strings), each able to map a byte offset back to its cell line and raw file line.
+//!
+//! A secret in a notebook rarely sits on a raw JSON line as-is: it is JSON-escaped, split across
+//! the elements of a multiline string list, or glued to an ANSI colour code in a traceback. So the
+//! scanner reads the notebook's decoded text instead, and reports `cell 3, output 1, line 2`.
+//!
+//! Invariants:
+//! - Lenient types: unknown fields and unknown output types are ignored, text fields are a
+//!   string, a list of strings or null, `cell_type` is never required, nbformat 3
+//!   (`worksheets`, `input`, `pyout`/`pyerr`, flattened mime keys) and 4 share one code path.
+//!   A known field of the wrong JSON type is an `Err`: the caller then scans the raw lines, which
+//!   never hides text, whereas guessing could.
+//! - Binary payloads (base64 `image/png`, `application/pdf`, …) are borrowed as
+//!   [`RawValue`] and skipped: each byte of the file is parsed once and never copied.
+//! - No recursion whose depth depends on the input: the typed part of the parse has a fixed depth,
+//!   everything below it is skipped by serde_json's iterative `ignore_value` or read by the
+//!   iterative string-leaf scanner here, so a 100 000-level nesting cannot overflow the stack.
+//! - Stripping ANSI sequences never drops printable text: CSI and two-byte escapes go, the payload
+//!   of OSC-style string sequences (a hyperlink's URL may hold a token) stays, fenced by spaces.
+//! - Units with empty text are not emitted; every emitted unit has a line entry at offset 0, so
+//!   [`Unit::locate`] always has an answer and never panics.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use anyhow::{bail, Context, Result};
+use memchr::{memchr, memchr2};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Which part of a notebook a unit's text comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// A cell's source (`source`, or `input` for nbformat 3 code cells).
+    Source,
+    /// One textual representation of one output (a stream, a mime entry, an error).
+    Output,
+    /// String leaves of cell or notebook metadata (widget state included).
+    Metadata,
+    /// A textual mime entry of a markdown/raw cell's `attachments`.
+    Attachment,
+}
+
+/// One piece of decoded notebook text.
+#[derive(Clone, Debug)]
+pub struct Unit {
+    /// 1-based index in the notebook's cells (counted across nbformat 3 worksheets); None for
+    /// notebook-level metadata.
+    pub cell: Option<u32>,
+    /// 1-based index in the cell's outputs; None for sources, attachments and metadata.
+    pub output: Option<u32>,
+    pub part: Part,
+    /// The JSON member the text comes from, for messages: `source` (`input` in nbformat 3),
+    /// `text` (stream), a mime type (`text/plain`, …) or an nbformat 3 short key (`text`, `html`,
+    /// …), `ename`/`evalue`/`traceback`, `metadata`, or `NAME: mime` for an attachment.
+    pub field: String,
+    /// JSON-decoded text: list elements joined, ANSI sequences removed from outputs.
+    pub text: String,
+    /// (byte offset in `text` where a text line starts, 1-based raw file line of the JSON string
+    /// holding it); strictly increasing offsets, the first one 0.
+    lines: Vec<(usize, u32)>,
+}
+
+impl Unit {
+    /// (cell_line 1-based line within `text`, raw 1-based line in the .ipynb file) for a byte
+    /// offset in `text`. An offset past the end answers the last line.
+    pub fn locate(&self, offset: usize) -> (u32, u32) {
+        let after = self.lines.partition_point(|&(start, _)| start <= offset);
+        match after.checked_sub(1).and_then(|i| self.lines.get(i)) {
+            Some(&(_, raw)) => (to_u32(after), raw),
+            // Unreachable for emitted units (their first line starts at 0); answer something sane.
+            None => (1, self.lines.first().map_or(1, |&(_, raw)| raw)),
+        }
+    }
+}
+
+/// Text units of a notebook, in document order: per cell its source, attachments, outputs in
+/// order (one unit per textual mime entry), cell metadata; notebook metadata last.
+///
+/// Err (with a short reason) when the bytes are not a JSON notebook: invalid UTF-8 or JSON, not
+/// an object with `cells`/`worksheets`, nbformat < 3, or a known field of the wrong type.
+pub fn units(raw: &[u8]) -> Result<Vec<Unit>> {
+    let input = std::str::from_utf8(raw).context("notebook is not valid UTF-8")?;
+    // Some editors write a BOM; serde_json rejects it. Offsets stay relative to `input`.
+    let json = input.strip_prefix('\u{feff}').unwrap_or(input);
+    let notebook: RawNotebook<'_> = serde_json::from_str(json).context("not a JSON notebook")?;
+    if let Some(version) = notebook.nbformat {
+        if let Ok(v) = version.get().parse::<f64>() {
+            if v < 3.0 {
+                bail!("nbformat {v} is not supported (3 or later expected)");
+            }
+        }
+    }
+    if notebook.cells.is_none() && notebook.worksheets.is_none() {
+        bail!("not a notebook: no `cells` or `worksheets`");
+    }
+
+    let mut ex = Extractor::new(input);
+    let worksheet_cells = notebook
+        .worksheets
+        .iter()
+        .flatten()
+        .flat_map(|w| w.cells.iter().flatten());
+    for (index, cell) in notebook
+        .cells
+        .iter()
+        .flatten()
+        .chain(worksheet_cells)
+        .enumerate()
+    {
+        let number = to_u32(index.saturating_add(1));
+        ex.cell(number, cell)
+            .with_context(|| format!("cell {number}"))?;
+    }
+    if let Some(metadata) = notebook.metadata {
+        let mut b = Builder::new(false);
+        ex.push_leaves(&mut b, metadata.get())
+            .context("notebook metadata")?;
+        ex.finish(b, None, None, Part::Metadata, "metadata");
+    }
+    Ok(ex.units)
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lenient typed view of the notebook: objects only (serde's derive would also accept a JSON
+// array as a struct), unknown keys skipped without copying, every text field a borrowed RawValue.
+
+/// An object key, borrowed when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// A JSON object's members in document order (a mime bundle, the attachments map).
+struct Members<V>(Vec<(String, V)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Members<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MembersVisitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for MembersVisitor<V> {
+            type Value = Members<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::new();
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    members.push((key.0.into_owned(), map.next_value::<V>()?));
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(MembersVisitor(std::marker::PhantomData))
+    }
+}
+
+/// Declares a struct of optional fields read from a JSON object: unknown keys are skipped,
+/// a repeated known key is an error (which value would Jupyter show? scanning raw lines is safer).
+macro_rules! json_object {
+    ($(#[$doc:meta])* struct $name:ident { $($field:ident: $ty:ty = $key:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Default)]
+        struct $name<'a> {
+            $($field: Option<$ty>,)*
+        }
+
+        impl<'a> Deserialize<'a> for $name<'a> {
+            fn deserialize<D: Deserializer<'a>>(d: D) -> Result<Self, D::Error> {
+                struct ObjectVisitor;
+                impl<'a> Visitor<'a> for ObjectVisitor {
+                    type Value = $name<'a>;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str(concat!("a JSON object (", stringify!($name), ")"))
+                    }
+                    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                        let mut out = $name::default();
+                        while let Some(key) = map.next_key::<Key<'a>>()? {
+                            match &*key.0 {
+                                $($key => {
+                                    let value: Option<$ty> = map.next_value()?;
+                                    if value.is_some() {
+                                        if out.$field.is_some() {
+                                            return Err(de::Error::duplicate_field($key));
+                                        }
+                                        out.$field = value;
+                                    }
+                                })*
+                                _ => {
+                                    map.next_value::<IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(out)
+                    }
+                }
+                d.deserialize_map(ObjectVisitor)
+            }
+        }
+    };
+}
+
+json_object! {
+    /// The notebook: nbformat 4 `cells`, nbformat 3 `worksheets`.
+    struct RawNotebook {
+        nbformat: &'a RawValue = "nbformat",
+        cells: Vec<RawCell<'a>> = "cells",
+        worksheets: Vec<RawWorksheet<'a>> = "worksheets",
+        metadata: &'a RawValue = "metadata",
+    }
+}
+
+json_object! {
+    /// An nbformat 3 worksheet.
+    struct RawWorksheet {
+        cells: Vec<RawCell<'a>> = "cells",
+    }
+}
+
+json_object! {
+    /// Any cell type; `input` is nbformat 3's code cell source.
+    struct RawCell {
+        source: &'a RawValue = "source",
+        input: &'a RawValue = "input",
+        outputs: Vec<RawOutput<'a>> = "outputs",
+        metadata: &'a RawValue = "metadata",
+        attachments: Members<Members<&'a RawValue>> = "attachments",
+    }
+}
+
+json_object! {
+    /// Any output type. nbformat 3 flattens the mime bundle into the output under short names.
+    struct RawOutput {
+        output_type: Key<'a> = "output_type",
+        text: &'a RawValue = "text",
+        data: Members<&'a RawValue> = "data",
+        ename: &'a RawValue = "ename",
+        evalue: &'a RawValue = "evalue",
+        traceback: &'a RawValue = "traceback",
+        html: &'a RawValue = "html",
+        markdown: &'a RawValue = "markdown",
+        latex: &'a RawValue = "latex",
+        svg: &'a RawValue = "svg",
+        json: &'a RawValue = "json",
+        javascript: &'a RawValue = "javascript",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unit extraction.
+
+struct Extractor<'a> {
+    input: &'a str,
+    /// Byte offsets of every '\n' in `input`.
+    newlines: Vec<usize>,
+    units: Vec<Unit>,
+}
+
+impl<'a> Extractor<'a> {
+    fn new(input: &'a str) -> Self {
+        let newlines = memchr::memchr_iter(b'\n', input.as_bytes()).collect();
+        Extractor {
+            input,
+            newlines,
+            units: Vec::new(),
+        }
+    }
+
+    /// Byte offset of `s` in the input. Every RawValue borrows from the input (serde_json
+    /// refuses to deserialize `&RawValue` otherwise), so this is in range; clamp regardless.
+    fn offset_of(&self, s: &str) -> usize {
+        (s.as_ptr() as usize)
+            .saturating_sub(self.input.as_ptr() as usize)
+            .min(self.input.len())
+    }
+
+    /// 1-based raw line of a byte offset in the input.
+    fn line_at(&self, offset: usize) -> u32 {
+        to_u32(
+            self.newlines
+                .partition_point(|&nl| nl < offset)
+                .saturating_add(1),
+        )
+    }
+
+    fn line_of(&self, s: &str) -> u32 {
+        self.line_at(self.offset_of(s))
+    }
+
+    fn finish(
+        &mut self,
+        b: Builder,
+        cell: Option<u32>,
+        output: Option<u32>,
+        part: Part,
+        field: &str,
+    ) {
+        if !b.text.is_empty() {
+            self.units.push(Unit {
+                cell,
+                output,
+                part,
+                field: field.to_owned(),
+                text: b.text,
+                lines: b.lines,
+            });
+        }
+    }
+
+    fn cell(&mut self, number: u32, cell: &RawCell<'a>) -> Result<()> {
+        for (name, field) in [("source", cell.source), ("input", cell.input)] {
+            if let Some(raw) = field {
+                let mut b = Builder::new(false);
+                self.push_text(&mut b, raw, None)
+                    .with_context(|| format!("`{name}`"))?;
+                self.finish(b, Some(number), None, Part::Source, name);
+            }
+        }
+        for (name, bundle) in cell.attachments.iter().flat_map(|a| &a.0) {
+            for (mime, raw) in &bundle.0 {
+                let mut b = Builder::new(false);
+                self.push_mime(&mut b, mime, raw)
+                    .with_context(|| format!("attachment {name:?} {mime}"))?;
+                let field = format!("{name}: {mime}");
+                self.finish(b, Some(number), None, Part::Attachment, &field);
+            }
+        }
+        for (index, output) in cell.outputs.iter().flatten().enumerate() {
+            let out = to_u32(index.saturating_add(1));
+            self.output(number, out, output)
+                .with_context(|| format!("output {out}"))?;
+        }
+        if let Some(metadata) = cell.metadata {
+            let mut b = Builder::new(false);
+            self.push_leaves(&mut b, metadata.get())
+                .context("metadata")?;
+            self.finish(b, Some(number), None, Part::Metadata, "metadata");
+        }
+        Ok(())
+    }
+
+    fn output(&mut self, cell: u32, out: u32, output: &RawOutput<'a>) -> Result<()> {
+        let (cell, out) = (Some(cell), Some(out));
+        let kind = output.output_type.as_ref().map(|k| &*k.0);
+        match kind {
+            Some("stream") => {
+                if let Some(raw) = output.text {
+                    let mut b = Builder::new(true);
+                    self.push_text(&mut b, raw, None).context("`text`")?;
+                    self.finish(b, cell, out, Part::Output, "text");
+                }
+            }
+            Some("execute_result" | "display_data" | "update_display_data" | "pyout") => {
+                // nbformat 3 short keys, in the order nbformat 3 lists them.
+                // nbformat 3 flattens the bundle into the output under short keys; the field
+                // keeps the key as written, the mime type decides how to read it.
+                let flattened = [
+                    ("text", "text/plain", output.text),
+                    ("html", "text/html", output.html),
+                    ("markdown", "text/markdown", output.markdown),
+                    ("latex", "text/latex", output.latex),
+                    ("svg", "image/svg+xml", output.svg),
+                    ("json", "application/json", output.json),
+                    ("javascript", "application/javascript", output.javascript),
+                ];
+                let bundle = output.data.iter().flat_map(|d| &d.0);
+                let entries = bundle.map(|(mime, raw)| (mime.as_str(), mime.as_str(), *raw));
+                let short = flattened
+                    .into_iter()
+                    .filter_map(|(key, mime, raw)| Some((key, mime, raw?)));
+                for (field, mime, raw) in entries.chain(short) {
+                    let mut b = Builder::new(true);
+                    self.push_mime(&mut b, mime, raw)
+                        .with_context(|| format!("`{field}`"))?;
+                    self.finish(b, cell, out, Part::Output, field);
+                }
+            }
+            Some("error" | "pyerr") => {
+                // One unit each, so a cell line counts within what Jupyter shows as one block;
+                // traceback elements are separate lines (each may hold several).
+                let fields = [
+                    ("ename", output.ename, None),
+                    ("evalue", output.evalue, None),
+                    ("traceback", output.traceback, Some("\n")),
+                ];
+                for (name, raw, sep) in fields {
+                    if let Some(raw) = raw {
+                        let mut b = Builder::new(true);
+                        self.push_text(&mut b, raw, sep)
+                            .with_context(|| format!("`{name}`"))?;
+                        self.finish(b, cell, out, Part::Output, name);
+                    }
+                }
+            }
+            // Unknown output types carry no text we know how to read.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A string, a list of strings (concatenated, or joined by `sep`), or null.
+    fn push_text(&self, b: &mut Builder, raw: &'a RawValue, sep: Option<&str>) -> Result<()> {
+        let json = raw.get();
+        match json.as_bytes().first() {
+            Some(b'"') => b.push(&decode_json_str(json), self.line_of(json)),
+            Some(b'[') => {
+                let items: Vec<&'a RawValue> = serde_json::from_str(json)?;
+                for (i, item) in items.into_iter().enumerate() {
+                    let item = item.get();
+                    let line = self.line_of(item);
+                    if i > 0 {
+                        if let Some(sep) = sep {
+                            b.push(sep, line);
+                        }
+                    }
+                    match item.as_bytes().first() {
+                        Some(b'"') => b.push(&decode_json_str(item), line),
+                        Some(b'n') => {}
+                        _ => bail!("list element {} is not a string", i.saturating_add(1)),
+                    }
+                }
+            }
+            Some(b'n') => {}
+            _ => bail!("expected a string or a list of strings"),
+        }
+        Ok(())
+    }
+
+    /// One mime bundle entry: JSON values (objects, arrays of JSON mime types) as string leaves,
+    /// textual mime types as text, everything else (base64 images, PDFs, …) skipped unread.
+    fn push_mime(&self, b: &mut Builder, mime: &str, raw: &'a RawValue) -> Result<()> {
+        let json = raw.get();
+        let mime = mime_essence(mime);
+        match json.as_bytes().first() {
+            Some(b'{') => self.push_leaves(b, json),
+            Some(b'[') if is_json_mime(&mime) => self.push_leaves(b, json),
+            Some(b'"' | b'[') if is_textual_mime(&mime) => self.push_text(b, raw, None),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every string value of a JSON value, one per line, prefixed `key: ` when it is an object
+    /// member's (detectors key on the name: `"api_key": "…"`). Keys of non-string members are
+    /// left out: they are field names (`collapsed`, `version_major`), not data.
+    /// Iterative: in valid JSON every '"' outside a string opens one, so nesting depth is moot.
+    fn push_leaves(&self, b: &mut Builder, json: &str) -> Result<()> {
+        let bytes = json.as_bytes();
+        let base = self.offset_of(json);
+        let token = |start: usize| -> Result<(usize, Cow<'_, str>, u32)> {
+            let end = json_str_end(bytes, start).context("unterminated string in JSON value")?;
+            let text = decode_json_str(json.get(start..end).unwrap_or(""));
+            Ok((end, text, self.line_at(base.saturating_add(start))))
+        };
+        let mut at = 0;
+        while let Some(found) = bytes.get(at..).and_then(|rest| memchr(b'"', rest)) {
+            let (end, text, line) = token(at.saturating_add(found))?;
+            at = end;
+            let colon = skip_ws(bytes, end);
+            if bytes.get(colon) != Some(&b':') {
+                b.push(&text, line);
+                b.push("\n", line);
+                continue;
+            }
+            let value = skip_ws(bytes, colon.saturating_add(1));
+            if bytes.get(value) == Some(&b'"') {
+                let (value_end, value_text, value_line) = token(value)?;
+                b.push(&text, line);
+                b.push(": ", line);
+                b.push(&value_text, value_line);
+                b.push("\n", value_line);
+                at = value_end;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Index just past the closing quote of the JSON string opening at `start`.
+fn json_str_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut at = start.checked_add(1)?;
+    loop {
+        let found = memchr2(b'"', b'\\', bytes.get(at..)?)?;
+        let pos = at.checked_add(found)?;
+        if bytes.get(pos) == Some(&b'"') {
+            return pos.checked_add(1);
+        }
+        at = pos.checked_add(2)?;
+    }
+}
+
+fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at = at.saturating_add(1);
+    }
+    at
+}
+
+/// Decodes a JSON string token (quotes included). Lenient where serde_json is strict: a lone
+/// UTF-16 surrogate (Python's json writes them) becomes U+FFFD instead of failing the notebook.
+fn decode_json_str(token: &str) -> Cow<'_, str> {
+    let inner = token
+        .strip_prefix('"')
+        .map(|t| t.strip_suffix('"').unwrap_or(t))
+        .unwrap_or(token);
+    if memchr(b'\\', inner.as_bytes()).is_none() {
+        return Cow::Borrowed(inner);
+    }
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(pos) = memchr(b'\\', rest.as_bytes()) {
+        out.push_str(rest.get(..pos).unwrap_or(""));
+        let escape = rest.get(pos.saturating_add(1)..).unwrap_or("");
+        let mut chars = escape.chars();
+        let consumed = match chars.next() {
+            Some('u') => {
+                let (c, used) = decode_unicode_escape(escape.get(1..).unwrap_or(""));
+                out.push(c);
+                1 + used
+            }
+            Some(c) => {
+                out.push(match c {
+                    'n' => '\n',
+                    't' => '\t',
+                    'r' => '\r',
+                    'b' => '\u{8}',
+                    'f' => '\u{c}',
+                    other => other, // '"', '\\', '/'
+                });
+                c.len_utf8()
+            }
+            None => 0,
+        };
+        rest = escape.get(consumed..).unwrap_or("");
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// Decodes the hex digits after `\u` (and a following `\uXXXX` low surrogate); returns the
+/// character and how many bytes of `s` it used.
+fn decode_unicode_escape(s: &str) -> (char, usize) {
+    let hex = |s: &str| s.get(..4).and_then(|h| u32::from_str_radix(h, 16).ok());
+    let Some(first) = hex(s) else {
+        return (char::REPLACEMENT_CHARACTER, 0);
+    };
+    if (0xD800..0xDC00).contains(&first) {
+        let low = s.get(4..).and_then(|r| r.strip_prefix("\\u")).and_then(hex);
+        if let Some(low @ 0xDC00..=0xDFFF) = low {
+            let c = 0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00);
+            return (char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER), 10);
+        }
+    }
+    (
+        char::from_u32(first).unwrap_or(char::REPLACEMENT_CHARACTER),
+        4,
+    )
+}
+
+/// `Text/HTML; charset=utf-8` → `text/html`.
+fn mime_essence(mime: &str) -> Cow<'_, str> {
+    let essence = mime.split(';').next().unwrap_or(mime).trim();
+    if essence.bytes().any(|c| c.is_ascii_uppercase()) {
+        Cow::Owned(essence.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(essence)
+    }
+}
+
+fn is_json_mime(mime: &str) -> bool {
+    mime == "application/json" || mime.ends_with("+json")
+}
+
+/// Mime types whose string value is text to scan; anything else in a string is treated as a
+/// base64 binary payload (images, PDFs) and skipped, like nbformat's own rule.
+fn is_textual_mime(mime: &str) -> bool {
+    mime.starts_with("text/")
+        || is_json_mime(mime)
+        || mime.ends_with("+xml") // image/svg+xml, application/xhtml+xml
+        || matches!(
+            mime,
+            "application/javascript"
+                | "application/ecmascript"
+                | "application/x-javascript"
+                | "application/xml"
+                | "application/x-latex"
+                | "application/x-tex"
+                | "application/vnd.jupyter.stdout"
+                | "application/vnd.jupyter.stderr"
+        )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unit text building: line starts and ANSI stripping.
+
+const ESC: u8 = 0x1b;
+const BEL: u8 = 0x07;
+
+/// Where the ANSI stripper is inside an escape sequence; kept across pushes, so a sequence split
+/// between two list elements is still removed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Ansi {
+    Text,
+    /// After ESC.
+    Esc,
+    /// ESC followed by intermediate bytes (`ESC ( B`).
+    EscIntermediate,
+    /// Inside `ESC [` parameters.
+    Csi,
+    /// Inside the payload of OSC/DCS/SOS/PM/APC, until BEL or `ESC \`.
+    StringSeq,
+    /// ESC inside such a payload.
+    StringEsc,
+}
+
+struct Builder {
+    text: String,
+    lines: Vec<(usize, u32)>,
+    at_line_start: bool,
+    strip_ansi: bool,
+    ansi: Ansi,
+}
+
+impl Builder {
+    fn new(strip_ansi: bool) -> Self {
+        Builder {
+            text: String::new(),
+            lines: Vec::new(),
+            at_line_start: true,
+            strip_ansi,
+            ansi: Ansi::Text,
+        }
+    }
+
+    /// Appends decoded text that came from a JSON string on raw line `raw_line`.
+    fn push(&mut self, s: &str, raw_line: u32) {
+        if self.strip_ansi {
+            self.push_stripped(s, raw_line);
+        } else {
+            self.push_plain(s, raw_line);
+        }
+    }
+
+    /// Appends text, recording a line entry wherever a line gets its first byte; an empty line
+    /// counts (it gets its '\n'), an empty push records nothing.
+    fn push_plain(&mut self, s: &str, raw_line: u32) {
+        let mut rest = s;
+        while !rest.is_empty() {
+            if self.at_line_start {
+                self.lines.push((self.text.len(), raw_line));
+                self.at_line_start = false;
+            }
+            match memchr(b'\n', rest.as_bytes()) {
+                Some(nl) => {
+                    let (line, tail) = rest.split_at(nl.saturating_add(1).min(rest.len()));
+                    self.text.push_str(line);
+                    rest = tail;
+                    self.at_line_start = true;
+                }
+                None => {
+                    self.text.push_str(rest);
+                    rest = "";
+                }
+            }
+        }
+    }
+
+    /// Appends text without ANSI sequences. Cuts only next to ASCII bytes, so every slice is on
+    /// a char boundary.
+    fn push_stripped(&mut self, s: &str, raw_line: u32) {
+        let bytes = s.as_bytes();
+        let mut at = 0;
+        while let Some(&c) = bytes.get(at) {
+            match self.ansi {
+                Ansi::Text | Ansi::StringSeq => {
+                    let rest = bytes.get(at..).unwrap_or(&[]);
+                    let found = if self.ansi == Ansi::Text {
+                        memchr(ESC, rest)
+                    } else {
+                        memchr2(ESC, BEL, rest)
+                    };
+                    let end = found.map_or(bytes.len(), |f| at.saturating_add(f));
+                    self.push_plain(s.get(at..end).unwrap_or(""), raw_line);
+                    match bytes.get(end) {
+                        Some(&BEL) => {
+                            self.push_plain(" ", raw_line);
+                            self.ansi = Ansi::Text;
+                        }
+                        Some(_) if self.ansi == Ansi::Text => self.ansi = Ansi::Esc,
+                        Some(_) => self.ansi = Ansi::StringEsc,
+                        None => {}
+                    }
+                    at = end.saturating_add(1);
+                }
+                Ansi::Esc => {
+                    self.ansi = match c {
+                        b'[' => Ansi::Csi,
+                        b']' | b'P' | b'X' | b'^' | b'_' => {
+                            self.push_plain(" ", raw_line);
+                            Ansi::StringSeq
+                        }
+                        0x20..=0x2f => Ansi::EscIntermediate,
+                        0x30..=0x7e => Ansi::Text,
+                        // Not a sequence: drop the ESC, reread the byte as text.
+                        _ => {
+                            self.ansi = Ansi::Text;
+                            continue;
+                        }
+                    };
+                    at += 1;
+                }
+                Ansi::EscIntermediate | Ansi::Csi => {
+                    let (stay, last) = if self.ansi == Ansi::Csi {
+                        (0x20..=0x3f, 0x40..=0x7e)
+                    } else {
+                        (0x20..=0x2f, 0x30..=0x7e)
+                    };
+                    if stay.contains(&c) {
+                        at += 1;
+                    } else if last.contains(&c) {
+                        self.ansi = Ansi::Text;
+                        at += 1;
+                    } else {
+                        // Malformed: end the sequence, keep the byte as text.
+                        self.ansi = Ansi::Text;
+                    }
+                }
+                Ansi::StringEsc => {
+                    self.push_plain(" ", raw_line);
+                    if c == b'\\' {
+                        self.ansi = Ansi::Text;
+                        at += 1;
+                    } else {
+                        // A new sequence ends the string: reread this byte as the one after ESC.
+                        self.ansi = Ansi::Esc;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// An expected unit: cell, output, (part, field), text, and `locate` probes
+    /// (offset → (cell_line, raw_line)).
+    type Want = (
+        Option<u32>,
+        Option<u32>,
+        (Part, &'static str),
+        &'static str,
+        &'static [(usize, (u32, u32))],
+    );
+
+    const S: (Part, &str) = (Part::Source, "source");
+    const M: (Part, &str) = (Part::Metadata, "metadata");
+    const fn o(field: &'static str) -> (Part, &'static str) {
+        (Part::Output, field)
+    }
+
+    /// (name, notebook JSON, expected units or a substring of the error).
+    type Case = (
+        &'static str,
+        &'static str,
+        Result<&'static [Want], &'static str>,
+    );
+
+    const CASES: &[Case] = &[
+        (
+            "string source, notebook metadata without strings",
+            r#"{
+ "cells": [
+  {
+   "cell_type": "code",
+   "source": "import os\ntoken = 'x'",
+   "metadata": {},
+   "outputs": []
+  }
+ ],
+ "metadata": {"collapsed": false, "n": [1, 2]},
+ "nbformat": 4,
+ "nbformat_minor": 5
+}"#,
+            Ok(&[(
+                Some(1),
+                None,
+                S,
+                "import os\ntoken = 'x'",
+                &[(0, (1, 5)), (9, (1, 5)), (10, (2, 5))],
+            )]),
+        ),
+        (
+            "list source joins a token split across elements",
+            r#"{
+ "cells": [
+  {
+   "cell_type": "code",
+   "metadata": {},
+   "source": [
+    "key = \"ghp_ab",
+    "cd1234\"\n",
+    "\n",
+    "print(key)\n"
+   ],
+   "outputs": []
+  }
+ ],
+ "nbformat": 4,
+ "nbformat_minor": 5
+}"#,
+            Ok(&[(
+                Some(1),
+                None,
+                S,
+                "key = \"ghp_abcd1234\"\n\nprint(key)\n",
+                &[
+                    (0, (1, 7)),
+                    (19, (1, 7)),
+                    (20, (1, 7)),
+                    (21, (2, 9)),
+                    (22, (3, 10)),
+                    (33, (3, 10)),
+                    (999, (3, 10)),
+                ],
+            )]),
+        ),
+        (
+            "unicode escapes, surrogate pair, lone surrogate",
+            r#"{"nbformat": 4, "cells": [
+{"cell_type": "raw", "source": ["pass\u0077ord = \"s3cr\u00e9t\" \ud83d\ude00 \ud800!\t\/"]}
+]}"#,
+            Ok(&[(
+                Some(1),
+                None,
+                S,
+                "password = \"s3crét\" 😀 \u{fffd}!\t/",
+                &[(0, (1, 2))],
+            )]),
+        ),
+        (
+            "ANSI before a token in a stream, and split across elements",
+            r#"{
+ "cells": [
+  {
+   "cell_type": "code",
+   "source": [],
+   "outputs": [
+    {
+     "name": "stdout",
+     "output_type": "stream",
+     "text": [
+      "\u001b[31mTOKEN=abc123\u001b[0m\n",
+      "\u001b[3",
+      "1mdone\u001b(B\u001b=\n"
+     ]
+    }
+   ]
+  }
+ ]
+}"#,
+            Ok(&[(
+                Some(1),
+                Some(1),
+                o("text"),
+                "TOKEN=abc123\ndone\n",
+                &[(0, (1, 11)), (13, (2, 13))],
+            )]),
+        ),
+        (
+            "error output: ename, evalue, traceback without ANSI",
+            r#"{
+ "cells": [
+  {
+   "source": "raise ValueError",
+   "outputs": [
+    {
+     "ename": "ValueError",
+     "evalue": "bad key sk_test_123",
+     "output_type": "error",
+     "traceback": [
+      "\u001b[0;31m---\u001b[0m",
+      "\u001b[0;31mValueError\u001b[0m: bad\nkey\u001b[0;32msk_test_123"
+     ]
+    }
+   ]
+  }
+ ]
+}"#,
+            Ok(&[
+                (Some(1), None, S, "raise ValueError", &[(0, (1, 4))]),
+                (Some(1), Some(1), o("ename"), "ValueError", &[(0, (1, 7))]),
+                (
+                    Some(1),
+                    Some(1),
+                    o("evalue"),
+                    "bad key sk_test_123",
+                    &[(8, (1, 8))],
+                ),
+                (
+                    Some(1),
+                    Some(1),
+                    o("traceback"),
+                    "---\nValueError: bad\nkeysk_test_123",
+                    &[(0, (1, 11)), (3, (1, 11)), (4, (2, 12)), (20, (3, 12))],
+                ),
+            ]),
+        ),
+        (
+            "execute_result text/html and text/plain, image/png skipped",
+            r#"{
+ "cells": [
+  {
+   "cell_type": "code",
+   "source": "x",
+   "outputs": [
+    {
+     "data": {
+      "image/png": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk",
+      "text/html": [
+       "<b>\u001b[1mx",
+       "</b>"
+      ],
+      "text/plain": [
+       "'x'"
+      ]
+     },
+     "execution_count": 1,
+     "metadata": {"needs_background": "light"},
+     "output_type": "execute_result"
+    }
+   ]
+  }
+ ]
+}"#,
+            Ok(&[
+                (Some(1), None, S, "x", &[(0, (1, 5))]),
+                (
+                    Some(1),
+                    Some(1),
+                    o("text/html"),
+                    "<b>x</b>",
+                    &[(0, (1, 11))],
+                ),
+                (Some(1), Some(1), o("text/plain"), "'x'", &[(0, (1, 15))]),
+            ]),
+        ),
+        (
+            "JSON mime data: application/json object and a widget view",
+            r#"{
+ "cells": [
+  {
+   "outputs": [
+    {
+     "output_type": "display_data",
+     "data": {
+      "application/json": {
+       "user": "alice",
+       "nested": {"api_key": "k-123", "n": 1},
+       "list": ["a", 1, "b\u001b[0m"]
+      },
+      "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2},
+      "application/pdf": "JVBERi0xLjQK",
+      "image/jpeg": "/9j/4AAQSkZJRg"
+     }
+    }
+   ]
+  }
+ ]
+}"#,
+            Ok(&[
+                (
+                    Some(1),
+                    Some(1),
+                    o("application/json"),
+                    "user: alice\napi_key: k-123\na\nb\n",
+                    &[
+                        (0, (1, 9)),
+                        (11, (1, 9)),
+                        (12, (2, 10)),
+                        (27, (3, 11)),
+                        (29, (4, 11)),
+                        (99, (4, 11)),
+                    ],
+                ),
+                (
+                    Some(1),
+                    Some(1),
+                    o("application/vnd.jupyter.widget-view+json"),
+                    "model_id: abc\n",
+                    &[(0, (1, 13)), (14, (1, 13))],
+                ),
+            ]),
+        ),
+        (
+            "markdown cell with attachments, cell metadata with strings",
+            r##"{
+ "cells": [
+  {
+   "attachments": {
+    "img.png": {"image/png": "iVBORw0KGgo"},
+    "note.txt": {"text/plain": ["hello ", "world"]}
+   },
+   "cell_type": "markdown",
+   "metadata": {
+    "tags": ["secret"],
+    "env": {"TOKEN": "abc"}
+   },
+   "source": [
+    "# Title\n",
+    "![img](attachment:img.png)"
+   ]
+  }
+ ],
+ "metadata": {},
+ "nbformat": 4,
+ "nbformat_minor": 4
+}"##,
+            Ok(&[
+                (
+                    Some(1),
+                    None,
+                    S,
+                    "# Title\n![img](attachment:img.png)",
+                    &[(0, (1, 14)), (8, (2, 15))],
+                ),
+                (
+                    Some(1),
+                    None,
+                    (Part::Attachment, "note.txt: text/plain"),
+                    "hello world",
+                    &[(0, (1, 6))],
+                ),
+                (
+                    Some(1),
+                    None,
+                    M,
+                    "secret\nTOKEN: abc\n",
+                    &[(0, (1, 10)), (7, (2, 11))],
+                ),
+            ]),
+        ),
+        (
+            "notebook widget state",
+            r#"{
+ "cells": [],
+ "metadata": {
+  "widgets": {
+   "application/vnd.jupyter.widget-state+json": {
+    "state": {"m1": {"state": {"value": "tok-1"}}},
+    "version_major": 2
+   }
+  }
+ },
+ "nbformat": 4
+}"#,
+            Ok(&[(None, None, M, "value: tok-1\n", &[(0, (1, 6))])]),
+        ),
+        (
+            "nbformat 3: worksheets, input, pyout with flattened mime keys, stream, pyerr",
+            r#"{
+ "metadata": {"name": "demo"},
+ "nbformat": 3,
+ "nbformat_minor": 0,
+ "worksheets": [
+  {
+   "cells": [
+    {"cell_type": "heading", "level": 1, "metadata": {}, "source": ["Title"]},
+    {
+     "cell_type": "code",
+     "collapsed": false,
+     "input": ["x = 1\n", "x"],
+     "language": "python",
+     "metadata": {},
+     "outputs": [
+      {"output_type": "pyout", "prompt_number": 1, "text": ["1"], "html": "<i>1</i>", "png": "iVBOR"},
+      {"output_type": "stream", "stream": "stdout", "text": "hi\n"},
+      {"output_type": "pyerr", "ename": "E", "evalue": "v", "traceback": ["\u001b[1;31mt\u001b[0m"]}
+     ],
+     "prompt_number": 1
+    }
+   ]
+  },
+  {"cells": [{"cell_type": "markdown", "source": "second sheet"}]}
+ ]
+}"#,
+            Ok(&[
+                (Some(1), None, S, "Title", &[(0, (1, 8))]),
+                (
+                    Some(2),
+                    None,
+                    (Part::Source, "input"),
+                    "x = 1\nx",
+                    &[(0, (1, 12)), (6, (2, 12))],
+                ),
+                (Some(2), Some(1), o("text"), "1", &[(0, (1, 16))]),
+                (Some(2), Some(1), o("html"), "<i>1</i>", &[(0, (1, 16))]),
+                (Some(2), Some(2), o("text"), "hi\n", &[(0, (1, 17))]),
+                (Some(2), Some(3), o("ename"), "E", &[(0, (1, 18))]),
+                (Some(2), Some(3), o("evalue"), "v", &[(0, (1, 18))]),
+                (Some(2), Some(3), o("traceback"), "t", &[(0, (1, 18))]),
+                (Some(3), None, S, "second sheet", &[(0, (1, 24))]),
+                (None, None, M, "name: demo\n", &[(0, (1, 2))]),
+            ]),
+        ),
+        (
+            "lenient: no cell_type, unknown fields and output types, nulls, empty source",
+            r#"{"nbformat": 4.0, "future": {"x": [1]}, "cells": [
+{"id": "a", "source": null, "outputs": [{"output_type": "mystery", "text": "skipped"}, {"output_type": "stream"}]},
+{"source": "", "metadata": null, "outputs": null},
+{"source": ["ok", null]}
+]}"#,
+            Ok(&[(Some(3), None, S, "ok", &[(0, (1, 4))])]),
+        ),
+        (
+            "UTF-8 BOM is tolerated",
+            "\u{feff}{\"cells\": [{\"source\": \"a\"}]}",
+            Ok(&[(Some(1), None, S, "a", &[(0, (1, 1))])]),
+        ),
+        (
+            "empty cells list",
+            r#"{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#,
+            Ok(&[]),
+        ),
+        (
+            "not JSON",
+            "# just a python file\nprint(1)\n",
+            Err("not a JSON notebook"),
+        ),
+        (
+            "truncated JSON",
+            r#"{"cells": [{"source": "a"#,
+            Err("not a JSON notebook"),
+        ),
+        (
+            "JSON object without cells",
+            r#"{"name": "package.json"}"#,
+            Err("no `cells` or `worksheets`"),
+        ),
+        ("JSON array", "[4, []]", Err("not a JSON notebook")),
+        ("JSON string", r#""cells""#, Err("not a JSON notebook")),
+        (
+            "cell as array",
+            r#"{"cells": [["print(1)"]]}"#,
+            Err("not a JSON notebook"),
+        ),
+        (
+            "cells of wrong type",
+            r#"{"cells": "x"}"#,
+            Err("not a JSON notebook"),
+        ),
+        (
+            "source of wrong type",
+            r#"{"cells": [{"source": 1}]}"#,
+            Err("cell 1: `source`: expected a string"),
+        ),
+        (
+            "list element of wrong type",
+            r#"{"cells": [{"source": ["a", {}]}]}"#,
+            Err("list element 2 is not a string"),
+        ),
+        (
+            "nbformat 2",
+            r#"{"nbformat": 2, "worksheets": []}"#,
+            Err("nbformat 2 is not supported"),
+        ),
+        (
+            "duplicate source",
+            r#"{"cells": [{"source": "a", "source": "b"}]}"#,
+            Err("duplicate field `source`"),
+        ),
+    ];
+
+    #[test]
+    fn table() {
+        for (name, json, want) in CASES {
+            let got = units(json.as_bytes());
+            match (want, got) {
+                (Ok(want), Ok(got)) => {
+                    let summary: Vec<_> = got
+                        .iter()
+                        .map(|u| (u.cell, u.output, u.part, u.field.as_str(), u.text.as_str()))
+                        .collect();
+                    assert_eq!(got.len(), want.len(), "{name}: units {summary:#?}");
+                    for (i, (unit, (cell, output, part, text, probes))) in
+                        got.iter().zip(want.iter()).enumerate()
+                    {
+                        assert_eq!(
+                            (
+                                unit.cell,
+                                unit.output,
+                                (unit.part, unit.field.as_str()),
+                                unit.text.as_str()
+                            ),
+                            (*cell, *output, *part, *text),
+                            "{name}: unit {i}"
+                        );
+                        for (offset, at) in probes.iter() {
+                            assert_eq!(
+                                unit.locate(*offset),
+                                *at,
+                                "{name}: unit {i} locate({offset}) lines {:?}",
+                                unit.lines
+                            );
+                        }
+                        assert_eq!(unit.lines.first().map(|l| l.0), Some(0), "{name}: unit {i}");
+                        assert!(
+                            unit.lines.windows(2).all(|w| w[0].0 < w[1].0),
+                            "{name}: unit {i}: {:?}",
+                            unit.lines
+                        );
+                        assert_eq!(
+                            unit.lines.len(),
+                            unit.text.split_inclusive('\n').count(),
+                            "{name}: unit {i}"
+                        );
+                    }
+                }
+                (Err(want), Err(err)) => {
+                    let err = format!("{err:#}");
+                    assert!(err.contains(want), "{name}: error {err:?} lacks {want:?}");
+                }
+                (want, got) => panic!("{name}: want {want:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_error() {
+        let err = units(b"{\"cells\": [{\"source\": \"\xff\"}]}").unwrap_err();
+        assert!(format!("{err:#}").contains("UTF-8"), "{err:#}");
+    }
+
+    /// Builds a unit by hand to probe `locate` at line starts, ends and past the end.
+    #[test]
+    fn locate_boundaries() {
+        let unit = Unit {
+            cell: Some(1),
+            output: None,
+            part: Part::Source,
+            field: "source".to_owned(),
+            text: "ab\n\ncd".to_owned(),
+            lines: vec![(0, 10), (3, 11), (4, 12)],
+        };
+        let probes = [
+            (0, (1, 10)),
+            (1, (1, 10)),
+            (2, (1, 10)),
+            (3, (2, 11)),
+            (4, (3, 12)),
+            (5, (3, 12)),
+            (6, (3, 12)),
+            (usize::MAX, (3, 12)),
+        ];
+        for (offset, want) in probes {
+            assert_eq!(unit.locate(offset), want, "offset {offset}");
+        }
+        let empty = Unit {
+            lines: Vec::new(),
+            text: String::new(),
+            ..unit
+        };
+        assert_eq!(empty.locate(5), (1, 1));
+    }
+
+    #[test]
+    fn ansi_stripping() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            ("plain", &["abc"], "abc"),
+            ("sgr around token", &["\x1b[1;31mghp_x\x1b[0m!"], "ghp_x!"),
+            (
+                "csi split across pushes",
+                &["a\x1b", "[3", "8;5;1", "mb"],
+                "ab",
+            ),
+            (
+                "two-byte and charset escapes",
+                &["a\x1b=b\x1b(Bc\x1b7"],
+                "abc",
+            ),
+            (
+                "osc hyperlink keeps url, bel",
+                &["see\x1b]8;;https://u:p@h/\x07link\x1b]8;;\x07."],
+                "see 8;;https://u:p@h/ link 8;; .",
+            ),
+            (
+                "osc with st terminator",
+                &["\x1b]0;title\x1b\\x"],
+                " 0;title x",
+            ),
+            ("osc ended by a new csi", &["\x1b]0;t\x1b[0mx"], " 0;t x"),
+            (
+                "unterminated osc keeps text",
+                &["\x1b]2;abc\ndef"],
+                " 2;abc\ndef",
+            ),
+            (
+                "malformed csi keeps the byte",
+                &["\x1b[12\u{e9}x"],
+                "\u{e9}x",
+            ),
+            ("lone esc before non-ascii", &["\x1b\u{e9}"], "\u{e9}"),
+            ("esc esc", &["\x1b\x1b[0mz"], "z"),
+            ("trailing esc", &["z\x1b"], "z"),
+            ("newline ends csi", &["\x1b[1\nz"], "\nz"),
+        ];
+        for (name, pushes, want) in cases {
+            let mut b = Builder::new(true);
+            for p in pushes.iter() {
+                b.push(p, 1);
+            }
+            assert_eq!(b.text, *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn json_string_decoding() {
+        let cases = [
+            (r#""plain""#, "plain"),
+            (r#""a\"b\\c\/d\n\t\r\b\f""#, "a\"b\\c/d\n\t\r\u{8}\u{c}"),
+            (r#""\u0041\u00e9\u20ac""#, "Aé€"),
+            (r#""\ud83d\ude00""#, "😀"),
+            (r#""\udc00x\ud800""#, "\u{fffd}x\u{fffd}"),
+            (r#""\ud800\u0041""#, "\u{fffd}A"),
+            (r#""\u12""#, "\u{fffd}12"),
+            (r#""é\\""#, "é\\"),
+        ];
+        for (token, want) in cases {
+            assert_eq!(decode_json_str(token), want, "{token}");
+        }
+    }
+
+    /// Deep nesting never overflows the stack: structural positions are type errors, opaque
+    /// values are skipped or scanned iteratively.
+    #[test]
+    fn deep_nesting() {
+        let depth = 100_000;
+        let nest = |inner: &str| format!("{}{inner}{}", "[".repeat(depth), "]".repeat(depth));
+        let objects = format!(
+            "{}{{\"deep\": \"tok\"}}{}",
+            "{\"k\": ".repeat(depth),
+            "}".repeat(depth)
+        );
+        let cases: Vec<(&str, String, bool)> = vec![
+            ("top level", nest(""), false),
+            ("cells", format!("{{\"cells\": {}}}", nest("")), false),
+            ("cell", format!("{{\"cells\": [{}]}}", nest("")), false),
+            ("source list", format!("{{\"cells\": [{{\"source\": {}}}]}}", nest("\"x\"")), false),
+            ("unknown field", format!("{{\"cells\": [], \"x\": {}}}", nest("")), true),
+            ("metadata", format!("{{\"cells\": [], \"metadata\": {objects}}}"), true),
+            ("json output", format!("{{\"cells\": [{{\"outputs\": [{{\"output_type\": \"display_data\", \"data\": {{\"application/json\": {objects}}}}}]}}]}}"), true),
+            ("unterminated", format!("{{\"cells\": [], \"metadata\": {}", "[".repeat(depth)), false),
+        ];
+        for (name, json, ok) in cases {
+            let start = Instant::now();
+            let got = units(json.as_bytes());
+            assert!(start.elapsed() < Duration::from_secs(5), "{name}: slow");
+            assert_eq!(
+                got.is_ok(),
+                ok,
+                "{name}: {:?}",
+                got.as_ref().map(|u| u.len())
+            );
+            if let Ok(units) = got {
+                if let Some(unit) = units.first() {
+                    assert_eq!(unit.text, "deep: tok\n", "{name}");
+                }
+            }
+        }
+    }
+
+    /// A notebook shaped like Jupyter writes it (indent 1, list-of-lines strings), with `images`
+    /// base64 PNG outputs of `image_len` bytes each.
+    fn image_heavy_notebook(images: usize, image_len: usize) -> String {
+        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut out = String::from("{\n \"cells\": [\n");
+        for i in 0..images {
+            let payload: String = (0..image_len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    char::from(B64[(state % 64) as usize])
+                })
+                .collect();
+            if i > 0 {
+                out.push_str(",\n");
+            }
+            out.push_str(&format!(
+                "  {{\n   \"cell_type\": \"code\",\n   \"execution_count\": {i},\n   \"id\": \"c{i}\",\n   \"metadata\": {{}},\n   \"outputs\": [\n    {{\n     \"data\": {{\n      \"image/png\": \"{payload}\\n\",\n      \"text/plain\": [\n       \"<Figure size 640x480 with 1 Axes>\"\n      ]\n     }},\n     \"metadata\": {{}},\n     \"output_type\": \"display_data\"\n    }}\n   ],\n   \"source\": [\n    \"plt.plot(x{i})\\n\",\n    \"plt.show()\"\n   ]\n  }}"
+            ));
+        }
+        out.push_str("\n ],\n \"metadata\": {\"kernelspec\": {\"name\": \"python3\"}},\n \"nbformat\": 4,\n \"nbformat_minor\": 5\n}\n");
+        out
+    }
+
+    #[test]
+    fn image_payloads_are_skipped() {
+        let json = image_heavy_notebook(20, 50_000);
+        let got = units(json.as_bytes()).unwrap();
+        assert_eq!(got.len(), 20 * 2 + 1);
+        let total: usize = got.iter().map(|u| u.text.len()).sum();
+        assert!(total < 2_000, "image bytes leaked into units: {total}");
+        let fig = &got[1];
+        assert_eq!(
+            (fig.cell, fig.output, fig.text.as_str()),
+            (Some(1), Some(1), "<Figure size 640x480 with 1 Axes>")
+        );
+        assert_eq!(fig.locate(0), (1, 13));
+    }
+
+    /// `cargo test --release -- --ignored --nocapture parse_speed`: MB/s on a ~20 MB image-heavy
+    /// notebook.
+    #[test]
+    #[ignore = "benchmark"]
+    fn parse_speed() {
+        let json = image_heavy_notebook(200, 100_000);
+        let mb = json.len() as f64 / 1e6;
+        let runs = 10;
+        let start = Instant::now();
+        for _ in 0..runs {
+            let got = units(json.as_bytes()).unwrap();
+            assert_eq!(got.len(), 401);
+        }
+        let secs = start.elapsed().as_secs_f64() / f64::from(runs);
+        println!(
+            "image-heavy: {mb:.1} MB in {:.2} ms: {:.0} MB/s",
+            secs * 1e3,
+            mb / secs
+        );
+
+        // Text-heavy: many cells with list sources and ANSI stream outputs.
+        let cell = r#"{"cell_type": "code", "metadata": {"tags": ["a"]}, "source": ["import numpy as np\n", "x = np.arange(10)\n", "print(\"value\", x)\n"], "outputs": [{"name": "stdout", "output_type": "stream", "text": ["\u001b[31mvalue\u001b[0m [0 1 2 3 4 5 6 7 8 9]\n"]}]}"#;
+        let json = format!(
+            "{{\"cells\": [{}], \"nbformat\": 4}}",
+            vec![cell; 60_000].join(",\n")
+        );
+        let mb = json.len() as f64 / 1e6;
+        let start = Instant::now();
+        for _ in 0..runs {
+            let got = units(json.as_bytes()).unwrap();
+            assert_eq!(got.len(), 180_000);
+        }
+        let secs = start.elapsed().as_secs_f64() / f64::from(runs);
+        println!(
+            "text-heavy: {mb:.1} MB in {:.2} ms: {:.0} MB/s",
+            secs * 1e3,
+            mb / secs
+        );
+    }
+
+    /// Real Jupyter notebooks in tests/fixtures/notebooks (skipped when absent): each parses (or
+    /// fails, when expected.json says the scanner must fall back to raw lines), and every finding
+    /// expected.json lists is in the named unit at the stated cell line and raw line.
+    #[test]
+    fn fixtures() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/notebooks");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        let expected: serde_json::Value = std::fs::read(dir.join("expected.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        let mut checked = 0;
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if !name.ends_with(".ipynb") {
+                continue;
+            }
+            let findings = expected[name].as_array().cloned().unwrap_or_default();
+            let raw_fallback = findings.iter().any(|f| f["part"] == "raw");
+            let got = units(&std::fs::read(&path).unwrap());
+            if raw_fallback || name.contains("broken") {
+                assert!(got.is_err(), "{name}: parsed, but is not a notebook");
+                continue;
+            }
+            let got = got.unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            for unit in got.iter().filter(|u| u.part == Part::Output) {
+                assert!(!unit.text.contains('\x1b'), "{name}: ANSI left in {unit:?}");
+            }
+            for finding in &findings {
+                let token = finding["token"].as_str().unwrap_or_default();
+                let cell = finding["cell"].as_u64().map(|n| n as u32);
+                let output = finding["output"].as_u64().map(|n| n as u32);
+                let field = finding["field"].as_str().unwrap_or_default();
+                let want = (
+                    finding["cell_line"].as_u64().unwrap_or_default() as u32,
+                    finding["raw_line"].as_u64().unwrap_or_default() as u32,
+                );
+                let found = got.iter().find_map(|u| {
+                    let here = u.cell == cell && u.output == output && u.field == field;
+                    here.then(|| u.text.find(token).map(|at| u.locate(at)))
+                        .flatten()
+                });
+                assert_eq!(found, Some(want), "{name}: {finding}");
+                checked += 1;
+            }
+            let hidden = expected["not_reported"][name].as_array().cloned();
+            for token in hidden.iter().flatten().filter_map(|t| t["token"].as_str()) {
+                assert!(
+                    !got.iter().any(|u| u.text.contains(token)),
+                    "{name}: {token} reported"
+                );
+            }
+        }
+        if expected.is_object() {
+            assert!(checked > 0, "no expected finding checked");
+        }
+    }
+}

@@ -1,0 +1,480 @@
+//! From files to findings: size and binary guards, routing (notebook, model artifact, text),
+//! added-line extraction, and the mapping of matches back to file positions.
+//!
+//! Invariants:
+//! - only what is new is reported: added line ranges of text files; for notebooks, units whose
+//!   text is new *and* whose secret was not already in the previous version of the notebook;
+//!   a line that only moved within a file is not new;
+//! - nothing is skipped silently: binary, oversized, unparsable and allowed files are all listed
+//!   (`Outcome::skipped`, `Outcome::notes`);
+//! - blobs are borrowed, never copied whole (a 200 MB text file is held once), and only a bounded
+//!   number of files are in memory at once (one per worker thread).
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use anyhow::{Context, Result};
+use git2::Repository;
+use globset::GlobSet;
+use rayon::prelude::*;
+
+use crate::detect::{Detector, Match, Suppressed};
+use crate::git::{self, Change};
+use crate::notebook;
+use crate::report::{fingerprint, Finding, Location, Part, Secret, Severity};
+
+/// Git's own binary heuristic: a NUL byte in the first 8000 bytes.
+const BINARY_SNIFF: usize = 8000;
+
+/// Resource bounds and path rules, from flags and the config file.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Blobs larger than this are not scanned (reported as skipped, never silently).
+    pub max_blob_size: u64,
+    /// Model files staged as real blobs above this size get an LFS warning.
+    pub lfs_warn_size: u64,
+    pub allow_paths: Option<GlobSet>,
+    /// Whether an unknown (non-allow-listed, non-dangerous) pickle import blocks.
+    pub block_unknown_imports: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_blob_size: 256 << 20,
+            lfs_warn_size: 10 << 20,
+            allow_paths: None,
+            block_unknown_imports: false,
+        }
+    }
+}
+
+/// What scanning one file produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Repository-relative path of the file this is about.
+    pub path: Vec<u8>,
+    pub findings: Vec<Finding>,
+    pub lines: u64,
+    pub bytes: u64,
+    pub scanned: bool,
+    pub skipped: Option<String>,
+    pub notes: Vec<String>,
+    pub suppressed: Suppressed,
+    pub path_allowed: bool,
+}
+
+pub struct Scanner<'c> {
+    pub detector: Detector<'c>,
+    pub settings: Settings,
+}
+
+impl<'c> Scanner<'c> {
+    pub fn new(detector: Detector<'c>, settings: Settings) -> Self {
+        Scanner { detector, settings }
+    }
+
+    fn path_allowed(&self, path: &[u8]) -> bool {
+        self.settings
+            .allow_paths
+            .as_ref()
+            .is_some_and(|g| g.is_match(String::from_utf8_lossy(path).as_ref()))
+    }
+
+    /// Scan git changes, spreading large batches over the cores. Each worker opens its own
+    /// repository handle (libgit2 handles are not shareable across threads).
+    pub fn scan_changes(
+        &self,
+        repo: &Repository,
+        changes: &[Change],
+        commit: Option<&str>,
+    ) -> Result<Vec<Outcome>> {
+        if changes.len() <= 4 {
+            return changes
+                .iter()
+                .map(|c| self.scan_change(repo, c, commit))
+                .collect();
+        }
+        let path = repo.path().to_path_buf();
+        changes
+            .par_iter()
+            .map_init(
+                || Repository::open_from_env().or_else(|_| Repository::open(&path)),
+                |r, c| match r {
+                    Ok(r) => self.scan_change(r, c, commit),
+                    Err(e) => Err(anyhow::anyhow!("cannot reopen the repository: {e}")),
+                },
+            )
+            .collect()
+    }
+
+    /// Read one change's blobs (guarded by size) and scan them.
+    pub fn scan_change(
+        &self,
+        repo: &Repository,
+        change: &Change,
+        commit: Option<&str>,
+    ) -> Result<Outcome> {
+        let shown = String::from_utf8_lossy(&change.path).into_owned();
+        if self.path_allowed(&change.path) {
+            return Ok(Outcome {
+                path: change.path.clone(),
+                path_allowed: true,
+                ..Outcome::default()
+            });
+        }
+        let odb = repo.odb().context("cannot open the object database")?;
+        let (size, _) = odb
+            .read_header(change.new)
+            .with_context(|| format!("cannot read object {} for {shown}", change.new))?;
+        if size as u64 > self.settings.max_blob_size {
+            return Ok(Outcome {
+                path: change.path.clone(),
+                skipped: Some(format!(
+                    "too large: {size} bytes > --max-blob-size {}",
+                    self.settings.max_blob_size
+                )),
+                notes: vec![format!(
+                    "{shown} was NOT scanned: {size} bytes exceeds --max-blob-size; raise the limit to scan it"
+                )],
+                ..Outcome::default()
+            });
+        }
+        let new = repo
+            .find_blob(change.new)
+            .with_context(|| format!("cannot read blob {} for {shown}", change.new))?;
+        let old = match change.old {
+            Some(id) => Some(
+                repo.find_blob(id)
+                    .with_context(|| format!("cannot read previous blob {id} for {shown}"))?,
+            ),
+            None => None,
+        };
+        let old_bytes = old.as_ref().map(|b| b.content());
+        // A symlink's blob is its target path: scanned like any other text.
+        Ok(self.scan_content(&change.path, old_bytes, new.content(), commit))
+    }
+
+    /// Scan a file's new content; `old` is the previous version when only the difference counts.
+    pub fn scan_content(
+        &self,
+        path: &[u8],
+        old: Option<&[u8]>,
+        new: &[u8],
+        commit: Option<&str>,
+    ) -> Outcome {
+        let mut out = self.route(&Ctx { path, commit }, old, new);
+        out.path = path.to_vec();
+        out
+    }
+
+    fn route(&self, ctx: &Ctx<'_>, old: Option<&[u8]>, new: &[u8]) -> Outcome {
+        let path = ctx.path;
+        let new = normalize_text(new);
+        let old = old.map(normalize_text);
+
+        if let Some(out) = crate::artifact::scan(self, ctx, &new) {
+            return out;
+        }
+        if is_binary(&new) {
+            let mut out = Outcome {
+                skipped: Some("binary".to_string()),
+                ..Outcome::default()
+            };
+            crate::artifact::large_binary_warning(self, ctx, new.len() as u64, &mut out);
+            return out;
+        }
+        if path.ends_with(b".ipynb") {
+            match self.scan_notebook(ctx, old.as_deref(), &new) {
+                Ok(out) => return out,
+                Err(reason) => {
+                    let mut out = self.scan_text(ctx, old.as_deref(), &new);
+                    out.notes.push(format!(
+                        "{} is not a readable notebook ({reason:#}); scanned its added lines as text",
+                        String::from_utf8_lossy(path)
+                    ));
+                    return out;
+                }
+            }
+        }
+        self.scan_text(ctx, old.as_deref(), &new)
+    }
+
+    fn scan_text(&self, ctx: &Ctx<'_>, old: Option<&[u8]>, new: &[u8]) -> Outcome {
+        let mut out = Outcome {
+            scanned: true,
+            ..Outcome::default()
+        };
+        let ranges = match old {
+            None => vec![(1, u32::MAX)],
+            Some(old) => match git::added_ranges(old, new) {
+                Ok(r) => r,
+                Err(e) => {
+                    // libgit2 could not diff: scanning everything is the safe direction.
+                    out.notes.push(format!(
+                        "{}: {e:#}; scanned the whole file",
+                        String::from_utf8_lossy(ctx.path)
+                    ));
+                    vec![(1, u32::MAX)]
+                }
+            },
+        };
+        let mut old_lines: Option<HashSet<&[u8]>> = None;
+        for (text, first_line) in line_slices(new, &ranges) {
+            out.bytes += text.len() as u64;
+            out.lines += count_lines(text);
+            let matches = self.detector.scan(text, &mut out.suppressed);
+            for m in matches {
+                if let Some(old) = old {
+                    // A line that only moved (same content, maybe re-indented) is not new.
+                    let lines = old_lines
+                        .get_or_insert_with(|| old.split(|&b| b == b'\n').map(trim).collect());
+                    if lines.contains(trim(line_at(text, m.start))) {
+                        continue;
+                    }
+                }
+                let (dl, column) = line_and_column(text, m.start);
+                let loc = Location {
+                    path: ctx.path.to_vec(),
+                    line: first_line + dl,
+                    column,
+                    commit: ctx.commit.map(str::to_string),
+                    ..Location::default()
+                };
+                out.findings.push(self.finding(&m, loc));
+            }
+        }
+        out
+    }
+
+    /// Notebook units that are new in the staged version; secrets already in the previous
+    /// version are not reported again (re-saved, re-executed and reordered notebooks are quiet).
+    fn scan_notebook(&self, ctx: &Ctx<'_>, old: Option<&[u8]>, new: &[u8]) -> Result<Outcome> {
+        let units = notebook::units(new)?;
+        let old_units = old
+            .and_then(|o| notebook::units(o).ok())
+            .unwrap_or_default();
+        let known: HashSet<&str> = old_units.iter().map(|u| u.text.as_str()).collect();
+        let mut out = Outcome {
+            scanned: true,
+            ..Outcome::default()
+        };
+        let mut pending = Vec::new();
+        for unit in units.iter().filter(|u| !known.contains(u.text.as_str())) {
+            let text = unit.text.as_bytes();
+            out.bytes += text.len() as u64;
+            out.lines += count_lines(text);
+            for m in self.detector.scan(text, &mut out.suppressed) {
+                pending.push((unit, m));
+            }
+        }
+        if !pending.is_empty() && !old_units.is_empty() {
+            let mut ignored = Suppressed::default();
+            let before: HashSet<(usize, Vec<u8>)> = old_units
+                .iter()
+                .flat_map(|u| self.detector.scan(u.text.as_bytes(), &mut ignored))
+                .map(|m| (m.rule, m.secret))
+                .collect();
+            pending.retain(|(_, m)| !before.contains(&(m.rule, m.secret.clone())));
+        }
+        for (unit, m) in pending {
+            let (cell_line, raw_line) = unit.locate(m.start);
+            let (_, column) = line_and_column(unit.text.as_bytes(), m.start);
+            let loc = Location {
+                path: ctx.path.to_vec(),
+                line: raw_line,
+                column,
+                cell: unit.cell,
+                output: unit.output,
+                cell_line: Some(cell_line),
+                part: Some(match unit.part {
+                    notebook::Part::Source => Part::Source,
+                    notebook::Part::Output => Part::Output,
+                    notebook::Part::Metadata => Part::Metadata,
+                    notebook::Part::Attachment => Part::Attachment,
+                }),
+                commit: ctx.commit.map(str::to_string),
+                member: None,
+            };
+            out.findings.push(self.finding(&m, loc));
+        }
+        Ok(out)
+    }
+
+    /// Scan a free-standing text (model metadata strings) as a whole.
+    pub fn scan_snippet(&self, text: &[u8], loc: &Location, out: &mut Outcome) {
+        out.bytes += text.len() as u64;
+        out.lines += count_lines(text);
+        for m in self.detector.scan(text, &mut out.suppressed) {
+            out.findings.push(self.finding(&m, loc.clone()));
+        }
+    }
+
+    pub fn finding(&self, m: &Match, location: Location) -> Finding {
+        let rule = &self.detector.catalog.rules[m.rule];
+        Finding {
+            rule: rule.spec.id.clone(),
+            title: rule.spec.title.clone(),
+            severity: Severity::Error,
+            location,
+            secret: Secret(m.secret.clone()),
+            encodings: m.encodings.iter().map(|e| e.name()).collect(),
+            checksum: m.checksum.map(|_| "valid"),
+            detail: None,
+            fingerprint: fingerprint(&rule.spec.id, &m.secret),
+        }
+    }
+}
+
+/// Where the content came from; findings carry it.
+pub struct Ctx<'a> {
+    pub path: &'a [u8],
+    pub commit: Option<&'a str>,
+}
+
+/// UTF-16 text (with a BOM) is transcoded so it is scanned as text rather than skipped as binary;
+/// a UTF-8 BOM is dropped. Everything else is borrowed as it is.
+pub fn normalize_text(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let utf16 = |le: bool| {
+        let units = bytes[2..].chunks_exact(2).map(|c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        });
+        let s: String = char::decode_utf16(units)
+            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect();
+        Cow::Owned(s.into_bytes())
+    };
+    match bytes {
+        [0xFF, 0xFE, ..] => utf16(true),
+        [0xFE, 0xFF, ..] => utf16(false),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => Cow::Borrowed(rest),
+        _ => Cow::Borrowed(bytes),
+    }
+}
+
+pub fn is_binary(bytes: &[u8]) -> bool {
+    memchr::memchr(0, &bytes[..bytes.len().min(BINARY_SNIFF)]).is_some()
+}
+
+/// Slices of `text` covering the 1-based line ranges, each with its first line number.
+/// Ranges are sorted and disjoint (diff hunks); one pass over the text.
+fn line_slices<'t>(text: &'t [u8], ranges: &[(u32, u32)]) -> Vec<(&'t [u8], u32)> {
+    let mut out = Vec::with_capacity(ranges.len());
+    let mut line = 1u32;
+    let mut pos = 0usize;
+    let mut newlines = memchr::memchr_iter(b'\n', text);
+    for &(start, count) in ranges {
+        while line < start {
+            match newlines.next() {
+                Some(i) => {
+                    pos = i + 1;
+                    line += 1;
+                }
+                None => return out,
+            }
+        }
+        let begin = pos;
+        let mut taken = 0u32;
+        while taken < count {
+            match newlines.next() {
+                Some(i) => {
+                    pos = i + 1;
+                    line += 1;
+                    taken += 1;
+                }
+                None => {
+                    pos = text.len();
+                    break;
+                }
+            }
+        }
+        if begin < pos {
+            out.push((&text[begin..pos], start));
+        }
+        if pos >= text.len() {
+            break;
+        }
+    }
+    out
+}
+
+fn count_lines(text: &[u8]) -> u64 {
+    let n = memchr::memchr_iter(b'\n', text).count() as u64;
+    if text.last().is_some_and(|&b| b != b'\n') {
+        n + 1
+    } else {
+        n
+    }
+}
+
+/// (lines before `offset`, 1-based column in characters) within `text`.
+fn line_and_column(text: &[u8], offset: usize) -> (u32, u32) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let lines = memchr::memchr_iter(b'\n', before).count() as u32;
+    let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+    // Count characters, not bytes: UTF-8 continuation bytes do not start a character.
+    let column = before[line_start..]
+        .iter()
+        .filter(|&&b| (b & 0xC0) != 0x80)
+        .count() as u32
+        + 1;
+    (lines, column)
+}
+
+fn line_at(text: &[u8], offset: usize) -> &[u8] {
+    let offset = offset.min(text.len());
+    let start = memchr::memrchr(b'\n', &text[..offset]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &text[offset..]).map_or(text.len(), |i| offset + i);
+    &text[start..end]
+}
+
+fn trim(line: &[u8]) -> &[u8] {
+    line.trim_ascii()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_slices_table() {
+        let text = b"l1\nl2\nl3\nl4\nl5";
+        let cases: &[(&str, &[(u32, u32)], &[(&str, u32)])] = &[
+            ("whole", &[(1, u32::MAX)], &[("l1\nl2\nl3\nl4\nl5", 1)]),
+            ("middle", &[(2, 2)], &[("l2\nl3\n", 2)]),
+            ("two", &[(1, 1), (5, 1)], &[("l1\n", 1), ("l5", 5)]),
+            ("past end", &[(9, 1)], &[]),
+        ];
+        for (name, ranges, want) in cases {
+            let got: Vec<(String, u32)> = line_slices(text, ranges)
+                .into_iter()
+                .map(|(t, l)| (String::from_utf8_lossy(t).into_owned(), l))
+                .collect();
+            let want: Vec<(String, u32)> = want.iter().map(|(t, l)| (t.to_string(), *l)).collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn line_and_column_counts_characters() {
+        assert_eq!(line_and_column(b"ab\ncd", 4), (1, 2));
+        assert_eq!(line_and_column("é=x".as_bytes(), 3), (0, 3));
+        assert_eq!(line_and_column(b"x", 99), (0, 2));
+    }
+
+    #[test]
+    fn utf16_is_transcoded() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for u in "tok=1".encode_utf16() {
+            bytes.extend(u.to_le_bytes());
+        }
+        assert_eq!(normalize_text(&bytes).as_ref(), b"tok=1");
+        assert!(!is_binary(&normalize_text(&bytes)));
+        assert!(is_binary(b"a\0b"));
+    }
+}

@@ -1,0 +1,225 @@
+//! Throwaway git repositories and an isolated way to run the built binary in them.
+//!
+//! Every command runs with its own HOME, a private global git config, no system config and
+//! NO_COLOR, and without any GIT_* variable of the outer environment, so tests behave the same on
+//! a developer's machine, in CI, and when `cargo test` itself runs inside a git hook.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_leakgate");
+
+/// Synthetic tokens in real formats (made up; they authorise nothing).
+pub const HF_A: &str = "hf_4sx1eZ7zGTbBF9d66F2rSHGNKSpmq6Ka0T";
+pub const HF_B: &str = "hf_gZ8HQ0NlNIcpAIFmB6NwEkyxBt5ZhFIYhI";
+pub const HF_C: &str = "hf_t8txyqi2AryGIN03W1CkdkeQ4hF5z7mLYg";
+
+pub struct TestRepo {
+    root: tempfile::TempDir,
+    pub dir: PathBuf,
+    home: PathBuf,
+}
+
+/// The result of one command, with everything needed to explain a failure.
+pub struct Run {
+    pub cmd: String,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(cmd: String, out: Output) -> Run {
+        Run {
+            cmd,
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn dump(&self) -> String {
+        format!(
+            "command: {}\nexit: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.cmd, self.code, self.stdout, self.stderr
+        )
+    }
+
+    #[track_caller]
+    pub fn code(&self, want: i32) -> &Run {
+        assert_eq!(self.code, want, "unexpected exit status\n{}", self.dump());
+        self
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.dump()))
+    }
+
+    /// Rule ids of the JSON findings, in report order.
+    #[track_caller]
+    pub fn rules(&self) -> Vec<String> {
+        self.json()["findings"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no findings array\n{}", self.dump()))
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Run {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n{}",
+            self.dump()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn output_lacks(&self, needle: &str) -> &Run {
+        assert!(
+            !self.stderr.contains(needle) && !self.stdout.contains(needle),
+            "output contains {needle:?}\n{}",
+            self.dump()
+        );
+        self
+    }
+}
+
+impl TestRepo {
+    pub fn new() -> TestRepo {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("repo");
+        let home = root.path().join("home");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(
+            home.join(".gitconfig"),
+            "[user]\n\tname = Test\n\temail = test@example.invalid\n[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[core]\n\tautocrlf = false\n",
+        )
+        .unwrap();
+        let repo = TestRepo { root, dir, home };
+        repo.git(&["init", "-q"]);
+        repo
+    }
+
+    pub fn tmp(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// A command with the isolated environment, run in `cwd`.
+    pub fn command(&self, program: &str, cwd: &Path) -> Command {
+        let mut c = Command::new(program);
+        c.current_dir(cwd);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("GIT_") {
+                c.env_remove(&k);
+            }
+        }
+        c.env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("GIT_CONFIG_GLOBAL", self.home.join(".gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("NO_COLOR", "1")
+            .env_remove("LEAKGATE")
+            .env_remove("CI")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, mut c: Command, shown: String) -> Run {
+        let out = c
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+        Run::from(shown, out)
+    }
+
+    /// `git ARGS` in the repository; panics with the output when git fails.
+    #[track_caller]
+    pub fn git(&self, args: &[&str]) -> Run {
+        self.git_in(&self.dir, args)
+    }
+
+    #[track_caller]
+    pub fn git_in(&self, cwd: &Path, args: &[&str]) -> Run {
+        let r = self.try_git_in(cwd, args);
+        assert_eq!(r.code, 0, "git failed\n{}", r.dump());
+        r
+    }
+
+    pub fn try_git(&self, args: &[&str]) -> Run {
+        self.try_git_in(&self.dir, args)
+    }
+
+    pub fn try_git_in(&self, cwd: &Path, args: &[&str]) -> Run {
+        let mut c = self.command("git", cwd);
+        c.args(args);
+        self.run(c, format!("git {}", args.join(" ")))
+    }
+
+    /// The leakgate binary with ARGS, in the repository root.
+    pub fn leakgate(&self, args: &[&str]) -> Run {
+        self.leakgate_in(&self.dir, args)
+    }
+
+    pub fn leakgate_in(&self, cwd: &Path, args: &[&str]) -> Run {
+        self.leakgate_env(cwd, args, &[])
+    }
+
+    pub fn leakgate_env(&self, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut c = self.command(BIN, cwd);
+        c.args(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        self.run(c, format!("leakgate {}", args.join(" ")))
+    }
+
+    /// `check-staged --format json`, asserting the exit status.
+    #[track_caller]
+    pub fn check_json(&self, want: i32) -> serde_json::Value {
+        let r = self.leakgate(&["check-staged", "--format", "json"]);
+        r.code(want);
+        r.json()
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let p = self.dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn stage(&self, rel: &str, content: impl AsRef<[u8]>) {
+        self.write(rel, content);
+        self.git(&["add", "--", rel]);
+    }
+
+    pub fn commit(&self, msg: &str) {
+        self.git(&["commit", "-q", "--no-verify", "-m", msg]);
+    }
+
+    pub fn head(&self) -> String {
+        self.try_git(&["rev-parse", "HEAD"])
+            .stdout
+            .trim()
+            .to_string()
+    }
+
+    /// Install the pre-commit hook the way a user would.
+    #[track_caller]
+    pub fn install_hook(&self) {
+        self.leakgate(&["install"]).code(0);
+    }
+}
+
+/// Path of a committed fixture.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}

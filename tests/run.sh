@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs what the tests drive (the real pre-commit
+# framework, a SARIF schema validator) into a private virtualenv, then runs every Rust test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=target/test-venv
+if [ ! -x "$venv/bin/pre-commit" ] || ! "$venv/bin/python" -c 'import jsonschema' 2>/dev/null; then
+  mkdir -p target
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+fi
+export PATH="$PWD/$venv/bin:$PATH"
+export LEAKGATE_TEST_PYTHON="$PWD/$venv/bin/python"
+
+cargo test --locked "$@"

@@ -8,19 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-mod artifact;
-mod cli;
-mod config;
-mod decode;
-mod detect;
-mod git;
-mod install;
-mod model;
-mod notebook;
-mod report;
-mod rules;
-mod run;
-mod source;
+use leakgate::{cli, report, run};
 
 /// The documented exit statuses (README, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

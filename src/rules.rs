@@ -130,7 +130,6 @@ pub struct Catalog {
 impl Catalog {
     /// The embedded catalog. Its validity is a build-time property checked by the test suite,
     /// but it is still validated here so a bad edit fails loudly rather than mis-scanning.
-    #[cfg(test)]
     pub fn builtin() -> Result<Catalog> {
         Catalog::build(builtin_specs()?, &[])
     }

@@ -45,6 +45,48 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "....",
 ];
 
+/// Words that make a value next to a secret-sounding key a sample, a default or code rather than
+/// a credential. Only for generic rules: a recognisable token format is reported regardless.
+const GENERIC_STOPWORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "test",
+    "demo",
+    "default",
+    "admin",
+    "qwerty",
+    "letmein",
+    "changeit",
+    "hello",
+    "world",
+    "lorem",
+    "ipsum",
+    "foobar",
+    "null",
+    "none",
+    "true",
+    "false",
+    "undefined",
+    "string",
+    "value",
+    "my_",
+    "my-",
+    "todo",
+    "fixme",
+    "mock",
+    "stub",
+    "localhost",
+    "http",
+    "sha256",
+    "sha512",
+    "md5",
+    "utf-8",
+    "utf8",
+    "bearer",
+];
+
 /// Per-scan policy: everything a config file can tune.
 #[derive(Debug, Default, Clone)]
 pub struct Policy {
@@ -124,16 +166,21 @@ impl<'c> Detector<'c> {
             }
             let direct: HashSet<(usize, Vec<u8>)> =
                 found.iter().map(|m| (m.rule, m.secret.clone())).collect();
+            let mut decoded = Vec::new();
             for span in spans {
-                for inner in self.scan_level(&span.bytes, depth + 1, suppressed) {
-                    // The same secret already visible as written (a URL that also parses as
-                    // percent-encoded, say) is one finding, not two.
-                    if direct.contains(&(inner.rule, inner.secret.clone())) {
+                // Scan the decoded value inside its own line, so a key next to it still counts
+                // (`password: <base64>` in a Kubernetes Secret is judged as `password: <value>`).
+                let (context, range) = in_context(text, &span);
+                for inner in self.scan_level(&context, depth + 1, suppressed) {
+                    let inside = inner.start < range.end && range.start < inner.end;
+                    // Matches in the surrounding line were found directly; the same secret
+                    // visible as written (a URL that is also percent-decodable) is one finding.
+                    if !inside || direct.contains(&(inner.rule, inner.secret.clone())) {
                         continue;
                     }
                     let mut encodings = vec![span.encoding];
                     encodings.extend(inner.encodings);
-                    found.push(Match {
+                    decoded.push(Match {
                         start: span.start,
                         end: span.end,
                         encodings,
@@ -141,8 +188,7 @@ impl<'c> Detector<'c> {
                     });
                 }
             }
-            found.sort_by_key(|m| (m.start, m.rule));
-            found.dedup_by(|a, b| a.rule == b.rule && a.secret == b.secret && a.start == b.start);
+            merge_decoded(&mut found, decoded, self.catalog);
         }
         found
     }
@@ -192,8 +238,10 @@ impl<'c> Detector<'c> {
         if is_placeholder(secret) {
             return Verdict::NotASecret;
         }
-        if rule.spec.kind == Kind::Generic && !generic_value_is_secret(secret) {
-            return Verdict::NotASecret;
+        match rule.spec.kind {
+            Kind::Generic if !generic_value_is_secret(secret) => return Verdict::NotASecret,
+            Kind::Encoded if !decodes_to_text(secret) => return Verdict::NotASecret,
+            _ => {}
         }
         let checksum = match rule.spec.checksum {
             Some(c) if !checksum_valid(c, secret) => return Verdict::NotASecret,
@@ -225,6 +273,38 @@ enum Verdict {
     NotASecret,
 }
 
+/// Bytes of context kept on each side of a decoded span: enough for a key and its operator.
+const CONTEXT: usize = 160;
+
+/// The decoded span inside (a bounded part of) its line, and where the decoded bytes sit there.
+fn in_context(text: &[u8], span: &decode::Decoded) -> (Vec<u8>, std::ops::Range<usize>) {
+    let start = span.start.min(text.len());
+    let end = span.end.clamp(start, text.len());
+    let line_start = memchr::memrchr(b'\n', &text[..start]).map_or(0, |i| i + 1);
+    let line_end = memchr::memchr(b'\n', &text[end..]).map_or(text.len(), |i| end + i);
+    let before = &text[line_start.max(start.saturating_sub(CONTEXT))..start];
+    let after = &text[end..line_end.min(end + CONTEXT)];
+    let mut out = Vec::with_capacity(before.len() + span.bytes.len() + after.len());
+    out.extend_from_slice(before);
+    out.extend_from_slice(&span.bytes);
+    out.extend_from_slice(after);
+    (out, before.len()..before.len() + span.bytes.len())
+}
+
+/// A base64 value that decodes to mostly printable text (what an encoded credential is).
+fn decodes_to_text(value: &[u8]) -> bool {
+    use base64::Engine as _;
+    let trimmed: Vec<u8> = value.iter().copied().filter(|b| *b != b'=').collect();
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD_NO_PAD.decode(&trimmed) else {
+        return false;
+    };
+    bytes.len() >= 6
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_graphic() || b == b' ' || b == b'\n' || b == b'\t' || b >= 0x80)
+        && std::str::from_utf8(&bytes).is_ok()
+}
+
 /// Where the next search starts; always moves forward so an empty secret cannot loop forever.
 fn next_start(text: &[u8], preferred: usize, match_start: usize) -> usize {
     if preferred > match_start {
@@ -239,14 +319,51 @@ fn next_start(text: &[u8], preferred: usize, match_start: usize) -> usize {
     }
 }
 
+/// How much a finding of this kind proves: a token format beats an encoded-value heuristic,
+/// which beats a key-name heuristic.
+fn kind_rank(catalog: &Catalog, m: &Match) -> u8 {
+    match catalog.rules[m.rule].spec.kind {
+        Kind::Specific => 0,
+        Kind::Encoded => 1,
+        Kind::Generic => 2,
+    }
+}
+
+/// Add decoded findings to the direct ones. Where one overlaps a direct finding, the stronger
+/// kind wins (a Hugging Face token inside a Secret's base64 value beats "encoded Secret value";
+/// a JWT written as such beats whatever its segments decode to); on a tie the direct one stays.
+/// Decoded findings of one span never displace each other: one blob can hold several secrets.
+fn merge_decoded(found: &mut Vec<Match>, decoded: Vec<Match>, catalog: &Catalog) {
+    let mut keep = Vec::with_capacity(decoded.len());
+    for d in decoded {
+        let rank = kind_rank(catalog, &d);
+        let overlaps = |m: &Match| m.start < d.end && d.start < m.end;
+        if found
+            .iter()
+            .any(|m| overlaps(m) && kind_rank(catalog, m) <= rank)
+        {
+            continue;
+        }
+        found.retain(|m| !overlaps(m));
+        keep.push(d);
+    }
+    keep.sort_by(|a, b| (a.start, a.rule, &a.secret).cmp(&(b.start, b.rule, &b.secret)));
+    keep.dedup_by(|a, b| a.rule == b.rule && a.secret == b.secret && a.start == b.start);
+    found.extend(keep);
+    found.sort_by_key(|m| (m.start, m.rule));
+}
+
 /// Keep one finding per secret: specific beats generic, then longer, then the earlier rule.
 fn resolve_overlaps(found: &mut Vec<Match>, catalog: &Catalog) {
     if found.len() < 2 {
         return;
     }
     let rank = |m: &Match| {
-        let generic = catalog.rules[m.rule].spec.kind == Kind::Generic;
-        (generic, std::cmp::Reverse(m.end - m.start), m.rule)
+        (
+            kind_rank(catalog, m),
+            std::cmp::Reverse(m.end - m.start),
+            m.rule,
+        )
     };
     found.sort_by(|a, b| rank(a).cmp(&rank(b)));
     let mut kept: Vec<Match> = Vec::with_capacity(found.len());
@@ -373,6 +490,10 @@ pub fn generic_value_is_secret(value: &[u8]) -> bool {
         return false;
     }
     if v.contains(' ') {
+        return false;
+    }
+    let lower = v.to_ascii_lowercase();
+    if GENERIC_STOPWORDS.iter().any(|w| lower.contains(w)) {
         return false;
     }
     let entropy = shannon_entropy(value);

@@ -57,6 +57,9 @@ pub enum Kind {
     /// A key name that suggests a secret next to an arbitrary value: the value must also pass the
     /// generic-value checks (literal, not a reference or a path, enough entropy for its alphabet).
     Generic,
+    /// A value that is stored encoded (a Kubernetes `Secret.data` entry, a docker `auth`): it
+    /// counts only when it decodes (base64) to text.
+    Encoded,
 }
 
 /// One `[[rule]]` table as written in TOML.

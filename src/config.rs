@@ -130,6 +130,7 @@ impl Config {
         Ok(catalog)
     }
 
+    /// The detector policy; `decode_depth` is the effective depth (flag, else config, else default).
     pub fn policy(&self, catalog: &Catalog, decode_depth: usize) -> Result<Policy> {
         let allow_secrets = compile_all(&self.allow.regexes, "allow.regexes")?;
         let mut overrides = vec![RuleOverride::default(); catalog.rules.len()];
@@ -153,7 +154,7 @@ impl Config {
                 .map(|w| w.to_lowercase())
                 .collect(),
             overrides,
-            decode_depth: self.limits.decode_depth.unwrap_or(decode_depth),
+            decode_depth,
         })
     }
 
@@ -338,8 +339,8 @@ negative_examples = ["acme_notatoken"]
         let cat = c.catalog().unwrap();
         assert!(cat.get("jwt").is_none());
         assert!(cat.get("acme-internal-token").is_some());
-        let policy = c.policy(&cat, 2).unwrap();
-        assert_eq!(policy.decode_depth, 1);
+        assert_eq!(c.limits.decode_depth, Some(1));
+        let policy = c.policy(&cat, 1).unwrap();
         let det = Detector::new(&cat, policy);
         c.check_custom_examples(&det).unwrap();
         let s = c.settings(Settings::default()).unwrap();

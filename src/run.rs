@@ -60,13 +60,17 @@ struct Setup {
 
 impl Setup {
     fn load(g: &Global, root: Option<&Path>) -> Result<Setup> {
-        let (config, _) = Config::load(g.config.as_deref(), root)?;
-        let catalog = config.catalog()?;
+        let (config, origin) = Config::load(g.config.as_deref(), root)?;
+        let named = |e: anyhow::Error| match &origin {
+            Some(p) => e.context(format!("in {}", p.display())),
+            None => e,
+        };
+        let catalog = config.catalog().map_err(named)?;
         let mut base = Settings::default();
         if let Some(m) = g.max_blob_size {
             base.max_blob_size = m;
         }
-        let mut settings = config.settings(base)?;
+        let mut settings = config.settings(base).map_err(named)?;
         if let Some(m) = g.max_blob_size {
             settings.max_blob_size = m; // the flag beats the config file
         }
@@ -86,6 +90,11 @@ impl Setup {
             }
             _ => None,
         };
+        // Policy and custom-rule examples are checked here, once, so every error names the file.
+        let policy = config.policy(&catalog, decode_depth).map_err(named)?;
+        config
+            .check_custom_examples(&Detector::new(&catalog, policy))
+            .map_err(named)?;
         Ok(Setup {
             config,
             catalog,
@@ -97,11 +106,10 @@ impl Setup {
 
     fn scanner(&self) -> Result<Scanner<'_>> {
         let policy = self.config.policy(&self.catalog, self.decode_depth)?;
-        let mut policy = policy;
-        policy.decode_depth = self.decode_depth;
-        let detector = Detector::new(&self.catalog, policy);
-        self.config.check_custom_examples(&detector)?;
-        Ok(Scanner::new(detector, self.settings.clone()))
+        Ok(Scanner::new(
+            Detector::new(&self.catalog, policy),
+            self.settings.clone(),
+        ))
     }
 
     fn max_findings(&self, g: &Global) -> usize {

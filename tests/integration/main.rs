@@ -3,5 +3,6 @@
 
 mod encoded;
 mod harness;
+mod living;
 mod notebooks;
 mod staged;

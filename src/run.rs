@@ -237,6 +237,7 @@ fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
         );
     }
     let mut outcomes = scanner.scan_changes(&repo, &changes.files, None)?;
+    drop_merged_secrets(&repo, &merge_head_trees(&repo)?, &mut outcomes);
     for (path, reason) in changes.skipped {
         outcomes.push(skipped_outcome(&path, reason));
     }
@@ -311,7 +312,13 @@ fn scan_commits(
         let hex = id.to_string();
         let mut found = scanner.scan_changes(repo, &changes.files, Some(&hex))?;
         if commit.parent_count() > 1 {
-            drop_merged_secrets(repo, &commit, &mut found)?;
+            let others: Vec<git2::Tree<'_>> = commit
+                .parents()
+                .skip(1)
+                .map(|p| p.tree())
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("cannot read the parents of merge {id}"))?;
+            drop_merged_secrets(repo, &others, &mut found);
         }
         for (path, reason) in changes.skipped {
             found.push(skipped_outcome(&path, reason));
@@ -325,18 +332,9 @@ fn scan_commits(
 }
 
 /// A merge shows, against its first parent, everything the merged branch added; those commits
-/// are scanned on their own. Keep only secrets that no parent had at that path (an evil merge).
-fn drop_merged_secrets(
-    repo: &Repository,
-    merge: &git2::Commit<'_>,
-    outcomes: &mut [Outcome],
-) -> Result<()> {
-    let others: Vec<git2::Tree<'_>> = merge
-        .parents()
-        .skip(1)
-        .map(|p| p.tree())
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("cannot read the parents of merge {}", merge.id()))?;
+/// are scanned on their own. Keep only secrets that no other parent had at that path (an evil
+/// merge, or a conflict resolution that adds one).
+fn drop_merged_secrets(repo: &Repository, others: &[git2::Tree<'_>], outcomes: &mut [Outcome]) {
     for o in outcomes.iter_mut() {
         o.findings.retain(|f| {
             let path = Path::new(std::str::from_utf8(&f.location.path).unwrap_or(""));
@@ -348,7 +346,29 @@ fn drop_merged_secrets(
             })
         });
     }
-    Ok(())
+}
+
+/// Trees of the commits being merged in (`MERGE_HEAD`) while a merge is being concluded.
+fn merge_head_trees(repo: &Repository) -> Result<Vec<git2::Tree<'_>>> {
+    if repo.state() != git2::RepositoryState::Merge {
+        return Ok(Vec::new());
+    }
+    // libgit2's mergehead iterator needs a mutable handle; the file is one sha per line.
+    let path = repo.path().join("MERGE_HEAD");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let ids: Vec<git2::Oid> = text
+        .split_whitespace()
+        .map(git2::Oid::from_str)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{} is malformed", path.display()))?;
+    ids.iter()
+        .map(|id| {
+            repo.find_commit(*id)
+                .and_then(|c| c.tree())
+                .with_context(|| format!("cannot read merged commit {id}"))
+        })
+        .collect()
 }
 
 /// git's pre-push protocol: lines of `<local ref> <local sha> <remote ref> <remote sha>` on

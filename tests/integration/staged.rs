@@ -349,3 +349,32 @@ fn empty_repository_is_clean_and_says_it_scanned_nothing() {
         .code(0)
         .stderr_has("scanned 0 files");
 }
+
+#[test]
+fn concluding_a_merge_reports_only_what_the_merge_itself_adds() {
+    let r = TestRepo::new();
+    r.stage("shared.py", "a = 1\n");
+    r.commit("base");
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    r.stage("feature.py", format!("K = '{HF_A}'\n"));
+    r.stage("shared.py", "a = 2\n");
+    r.commit("feature brings a secret of its own");
+    r.git(&["checkout", "-q", "main"]);
+    r.stage("shared.py", "a = 3\n");
+    r.commit("conflicting change");
+    assert_ne!(
+        r.try_git(&["merge", "-q", "feature"]).code,
+        0,
+        "the merge must conflict"
+    );
+    // Resolving the conflict adds a new secret; the feature branch's own secret is history.
+    r.stage("shared.py", format!("a = 4\nT = '{HF_B}'\n"));
+    let v = r.check_json(1);
+    let paths: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, vec!["shared.py"], "{v:#}");
+}

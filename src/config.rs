@@ -348,6 +348,26 @@ negative_examples = ["acme_notatoken"]
         assert!(s.block_unknown_imports);
     }
 
+    /// The README documents every key in one example; it must stay a valid config.
+    #[test]
+    fn readme_config_example_is_valid() {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("## Configuration")
+            .nth(1)
+            .expect("README has a Configuration section");
+        let block = section
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("the Configuration section has a toml block");
+        let c = Config::parse(block, Path::new("README.md")).unwrap();
+        let cat = c.catalog().unwrap();
+        let det = Detector::new(&cat, c.policy(&cat, 2).unwrap());
+        c.check_custom_examples(&det).unwrap();
+        c.settings(Settings::default()).unwrap();
+    }
+
     #[test]
     fn custom_rule_whose_example_fails_is_rejected() {
         let text = r#"

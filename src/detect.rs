@@ -160,10 +160,11 @@ impl<'c> Detector<'c> {
         resolve_overlaps(&mut found, self.catalog);
 
         if depth < self.policy.decode_depth {
-            let spans = decode::decode_spans(text);
-            if spans.len() >= decode::MAX_SPANS {
+            let decoded_spans = decode::decode_spans_bounded(text);
+            if decoded_spans.truncated {
                 suppressed.decode_limit += 1;
             }
+            let spans = decoded_spans.spans;
             let direct: HashSet<(usize, Vec<u8>)> =
                 found.iter().map(|m| (m.rule, m.secret.clone())).collect();
             let mut decoded = Vec::new();
@@ -365,7 +366,7 @@ fn resolve_overlaps(found: &mut Vec<Match>, catalog: &Catalog) {
             m.rule,
         )
     };
-    found.sort_by(|a, b| rank(a).cmp(&rank(b)));
+    found.sort_by_key(rank);
     let mut kept: Vec<Match> = Vec::with_capacity(found.len());
     for m in found.drain(..) {
         if !kept.iter().any(|k| k.start < m.end && m.start < k.end) {

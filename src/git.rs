@@ -275,9 +275,12 @@ pub fn added_ranges(old: &[u8], new: &[u8]) -> Result<Vec<(u32, u32)>> {
 mod tests {
     use super::*;
 
+    /// (name, old, new, expected added ranges)
+    type RangeCase<'a> = (&'a str, &'a str, &'a str, &'a [(u32, u32)]);
+
     #[test]
     fn added_ranges_table() {
-        let cases: &[(&str, &str, &str, &[(u32, u32)])] = &[
+        let cases: &[RangeCase] = &[
             ("new file", "", "a\nb\n", &[(1, 2)]),
             ("append", "a\n", "a\nb\n", &[(2, 1)]),
             ("modify middle", "a\nb\nc\n", "a\nB\nc\n", &[(2, 1)]),

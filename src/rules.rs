@@ -333,7 +333,8 @@ mod tests {
             negative_examples: vec![],
         };
         validate(&base).unwrap();
-        let cases: Vec<(&str, Box<dyn Fn(&mut RuleSpec)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut RuleSpec)>;
+        let cases: Vec<(&str, Mutation, &str)> = vec![
             ("upper id", Box::new(|s| s.id = "Bad".into()), "kebab-case"),
             ("group", Box::new(|s| s.secret_group = 2), "secret_group 2"),
             ("regex", Box::new(|s| s.regex = "(".into()), "invalid regex"),

@@ -301,9 +301,9 @@ impl<'c> Scanner<'c> {
         Ok(out)
     }
 
-    /// Scan a free-standing text (model metadata strings) as a whole.
+    /// Scan a free-standing text (model metadata, pickle strings) as a whole. Its bytes are part
+    /// of a blob the caller already counted.
     pub fn scan_snippet(&self, text: &[u8], loc: &Location, out: &mut Outcome) {
-        out.bytes += text.len() as u64;
         out.lines += count_lines(text);
         for m in self.detector.scan(text, &mut out.suppressed) {
             out.findings.push(self.finding(&m, loc.clone()));
@@ -443,8 +443,9 @@ mod tests {
 
     #[test]
     fn line_slices_table() {
+        type Case<'a> = (&'a str, &'a [(u32, u32)], &'a [(&'a str, u32)]);
         let text = b"l1\nl2\nl3\nl4\nl5";
-        let cases: &[(&str, &[(u32, u32)], &[(&str, u32)])] = &[
+        let cases: &[Case] = &[
             ("whole", &[(1, u32::MAX)], &[("l1\nl2\nl3\nl4\nl5", 1)]),
             ("middle", &[(2, 2)], &[("l2\nl3\n", 2)]),
             ("two", &[(1, 1), (5, 1)], &[("l1\n", 1), ("l5", 5)]),

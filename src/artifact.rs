@@ -2,7 +2,7 @@
 //! imports block, unknown ones warn), scans model metadata strings with the credential catalog,
 //! and warns about large model files staged as real blobs instead of Git LFS pointers.
 //!
-//! Invariant: detection is by content (`model::sniff`), so renaming `evil.pkl` to `weights.txt`
+//! Invariant: detection is by content (`model::inspect` sniffs), so renaming `evil.pkl` to `weights.txt`
 //! does not get it past the hook; extensions only decide the LFS size warning.
 
 use crate::model::{self, Verdict};
@@ -127,7 +127,6 @@ pub fn large_binary_warning(scanner: &Scanner<'_>, ctx: &Ctx<'_>, size: u64, out
 
 /// Inspect `bytes` as a model artifact; None when it is not one (the caller goes on as usual).
 pub fn scan(scanner: &Scanner<'_>, ctx: &Ctx<'_>, bytes: &[u8]) -> Option<Outcome> {
-    model::sniff(bytes)?;
     let report = model::inspect(bytes)?;
     let mut out = Outcome {
         scanned: true,
@@ -175,6 +174,17 @@ pub fn scan(scanner: &Scanner<'_>, ctx: &Ctx<'_>, bytes: &[u8]) -> Option<Outcom
             ..base.clone()
         };
         scanner.scan_snippet(value.as_bytes(), &loc, &mut out);
+    }
+    for s in &report.strings {
+        let where_ = format!("pickle string at offset {}", s.offset);
+        let loc = Location {
+            member: Some(match &s.member {
+                Some(m) => format!("{m}: {where_}"),
+                None => where_,
+            }),
+            ..base.clone()
+        };
+        scanner.scan_snippet(s.text.as_bytes(), &loc, &mut out);
     }
     large_binary_warning(scanner, ctx, bytes.len() as u64, &mut out);
     Some(out)

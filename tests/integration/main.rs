@@ -4,5 +4,6 @@
 mod encoded;
 mod harness;
 mod living;
+mod models;
 mod notebooks;
 mod staged;

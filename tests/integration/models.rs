@@ -1,0 +1,181 @@
+//! Model artifacts (tests/fixtures/models, made by generate.py with real pickle, joblib, numpy,
+//! safetensors and gguf): dangerous pickle imports block, unknown ones warn, metadata strings are
+//! scanned for credentials, large model blobs outside Git LFS get a warning.
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+fn expected() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("models/expected.json")).unwrap())
+        .unwrap()
+}
+
+fn model(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(&format!("models/{name}"))).unwrap()
+}
+
+fn by_rule<'a>(v: &'a Value, rule: &str) -> Vec<&'a Value> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .collect()
+}
+
+#[test]
+fn every_model_fixture_gets_its_expected_verdict() {
+    let exp = expected();
+    let files = exp.as_object().unwrap();
+    assert!(files.len() >= 20, "fixture set shrank: {}", files.len());
+    for (name, want) in files {
+        let r = TestRepo::new();
+        r.stage(&format!("models/{name}"), model(name));
+        let run = r.leakgate(&["check-staged", "--format", "json"]);
+        let v = run.json();
+        let imports = want["imports"].as_array().unwrap();
+        let dangerous: Vec<String> = imports
+            .iter()
+            .filter(|i| i["verdict"] == "Dangerous")
+            .map(|i| {
+                format!(
+                    "{}.{}",
+                    i["module"].as_str().unwrap(),
+                    i["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        let unknown = imports.iter().filter(|i| i["verdict"] == "Unknown").count();
+        let has_token = want["metadata_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k.as_str().unwrap().contains("hf_token"));
+
+        let blocking = !dangerous.is_empty() || has_token;
+        run.code(if blocking { 1 } else { 0 });
+        let got: Vec<&Value> = by_rule(&v, "pickle-dangerous-import");
+        assert_eq!(got.len(), dangerous.len(), "{name}\n{}", run.dump());
+        for (f, d) in got.iter().zip(&dangerous) {
+            assert_eq!(f["severity"], "error", "{name}");
+            assert!(
+                f["detail"].as_str().unwrap().starts_with(d.as_str()),
+                "{name}: {f:#} vs {d}"
+            );
+        }
+        let warned = by_rule(&v, "pickle-unknown-import");
+        assert_eq!(warned.len(), unknown, "{name}\n{}", run.dump());
+        assert!(warned.iter().all(|f| f["severity"] == "warning"), "{name}");
+        let problems = !by_rule(&v, "model-unreadable").is_empty();
+        assert_eq!(
+            problems,
+            want["problems"].as_bool().unwrap(),
+            "{name}\n{}",
+            run.dump()
+        );
+        if has_token {
+            let t = by_rule(&v, "huggingface-token");
+            assert_eq!(t.len(), 1, "{name}\n{}", run.dump());
+            assert_eq!(t[0]["part"], "metadata", "{name}");
+            assert!(
+                t[0]["member"].as_str().unwrap().contains("hf_token"),
+                "{name}: {:#}",
+                t[0]
+            );
+        }
+    }
+}
+
+#[test]
+fn malicious_pickle_is_detected_by_content_not_extension() {
+    let r = TestRepo::new();
+    r.stage("notes/weights.txt", model("os_system.pkl"));
+    r.leakgate(&["check-staged"])
+        .code(1)
+        .stderr_has("pickle-dangerous-import")
+        .stderr_has("posix.system")
+        .stderr_has("safetensors");
+}
+
+#[test]
+fn torch_archive_names_the_member_holding_the_import() {
+    let r = TestRepo::new();
+    r.stage("model.pt", model("torch_like_malicious.pt"));
+    let v = r.check_json(1);
+    let f = by_rule(&v, "pickle-dangerous-import");
+    assert_eq!(f[0]["member"], "archive/data.pkl", "{v:#}");
+}
+
+#[test]
+fn hidden_exec_behind_stack_global_and_memo_is_blocked() {
+    for name in ["stack_global_exec.pkl", "stack_global_memo.pkl"] {
+        let r = TestRepo::new();
+        r.stage(name, model(name));
+        let v = r.check_json(1);
+        assert!(
+            by_rule(&v, "pickle-dangerous-import")[0]["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("builtins.exec"),
+            "{v:#}"
+        );
+    }
+}
+
+#[test]
+fn unknown_imports_block_when_configured() {
+    let exp = expected();
+    let (name, _) = exp
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, w)| {
+            let i = w["imports"].as_array().unwrap();
+            i.iter().any(|x| x["verdict"] == "Unknown")
+                && !i.iter().any(|x| x["verdict"] == "Dangerous")
+        })
+        .expect("a fixture with an unknown but not dangerous import");
+    let r = TestRepo::new();
+    r.stage(&format!("m/{name}"), model(name));
+    r.check_json(0);
+    r.write(".leakgate.toml", "[models]\nblock_unknown_imports = true\n");
+    r.check_json(1);
+}
+
+#[test]
+fn large_model_blob_outside_lfs_gets_a_warning() {
+    let r = TestRepo::new();
+    r.write(".leakgate.toml", "[models]\nlfs_warn_size = 1000\n");
+    r.stage("weights/model.pt", model("torch_like.pt"));
+    let v = r.check_json(0);
+    let w = by_rule(&v, "model-not-in-lfs");
+    assert_eq!(w.len(), 1, "{v:#}");
+    assert_eq!(w[0]["severity"], "warning");
+    // An LFS pointer is small text: no warning.
+    let r2 = TestRepo::new();
+    r2.write(".leakgate.toml", "[models]\nlfs_warn_size = 10\n");
+    r2.stage(
+        "weights/model.pt",
+        "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n",
+    );
+    assert!(by_rule(&r2.check_json(0), "model-not-in-lfs").is_empty());
+}
+
+#[test]
+fn credential_inside_a_pickled_dict_is_found() {
+    // Protocol 2: {"hf_token": HF_A}, built opcode by opcode (nothing here is ever unpickled).
+    let mut p = vec![0x80, 0x02, b'}', b'q', 0x00];
+    for s in ["hf_token", HF_A] {
+        p.push(b'X');
+        p.extend((s.len() as u32).to_le_bytes());
+        p.extend(s.as_bytes());
+    }
+    p.extend(b"s.");
+    let r = TestRepo::new();
+    r.stage("cache/config.pkl", &p);
+    let v = r.check_json(1);
+    let t = by_rule(&v, "huggingface-token");
+    assert_eq!(t.len(), 1, "{v:#}");
+    assert!(by_rule(&v, "pickle-dangerous-import").is_empty(), "{v:#}");
+}

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
             eprintln!("leakgate: error: {}", report::sanitize(&format!("{e:#}")));
             eprintln!(
                 "leakgate: nothing was let through: fix the cause above and retry \
-                 (`git commit --no-verify` skips the check if you are sure)."
+                 (`--no-verify` on git commit or git push skips the check if you are sure)."
             );
             Exit::Error.into()
         }

@@ -193,6 +193,17 @@ pub struct Report {
     pub scope: String,
     /// Findings beyond `--max-findings` are counted but not listed.
     pub max_listed: Option<usize>,
+    /// What the advice at the end talks about: a commit, pushed history, or files.
+    pub subject: Subject,
+}
+
+/// What was scanned, as far as the advice to the blocked person is concerned.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    #[default]
+    Commit,
+    History,
+    Files,
 }
 
 impl Report {
@@ -363,7 +374,7 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
             let _ = writeln!(out, "  [notebooks]\n    Clear outputs before committing: `jupyter nbconvert --clear-output --inplace NOTEBOOK.ipynb`,\n    or install nbstripout as a git filter (`nbstripout --install`) so outputs never reach the index.");
         }
         if blocking > 0 {
-            let _ = writeln!(out, "  [then]\n    Remove the secret from the file and `git add` it again, or unstage the file with\n    `git restore --staged <path>`. Revoking comes first: a staged secret may already be in\n    editor backups, notebook checkpoints or shell history.\n    Known-safe (a test fixture, a revoked key)? Put `leakgate:allow` on that line or allow it in\n    .leakgate.toml; `git commit --no-verify` skips this check entirely.");
+            let _ = writeln!(out, "  [then]\n{}", then_advice(report.subject));
         }
         let _ = writeln!(out);
     }
@@ -390,6 +401,15 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
     }
     let _ = writeln!(out, "{}", summary_line(report, blocking, warnings));
     out
+}
+
+/// The generic next steps after the per-credential ones, worded for what was scanned.
+fn then_advice(subject: Subject) -> &'static str {
+    match subject {
+        Subject::Commit => "    Remove the secret from the file and `git add` it again, or unstage the file with\n    `git restore --staged <path>`. Revoking comes first: a staged secret may already be in\n    editor backups, notebook checkpoints or shell history.\n    Known-safe (a test fixture, a revoked key)? Put `leakgate:allow` on that line or allow it in\n    .leakgate.toml; `git commit --no-verify` skips this check entirely.",
+        Subject::History => "    The secret is in the commit(s) named above, so deleting it in a new commit is not enough:\n    revoke it first, then rewrite those commits before they leave your machine (`git commit\n    --amend` for the last one, `git rebase -i <base>` for older ones).\n    Known-safe? Allow it in .leakgate.toml or the baseline; `git push --no-verify` skips this check.",
+        Subject::Files => "    Revoke the credential, then remove it from the files and load it at runtime instead.\n    Known-safe? Put `leakgate:allow` on that line or allow it in .leakgate.toml.",
+    }
 }
 
 fn plural(n: usize) -> &'static str {

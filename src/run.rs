@@ -13,7 +13,7 @@ use crate::cli::{BaselineAction, Cli, ColorChoice, Command, Format, Global};
 use crate::config::{Baseline, BaselineEntry, Config, BASELINE_FILE};
 use crate::detect::Detector;
 use crate::git::{self, Change};
-use crate::report::{self, Report, Style};
+use crate::report::{self, Report, Style, Subject};
 use crate::rules::Catalog;
 use crate::source::{Outcome, Scanner, Settings};
 
@@ -120,9 +120,16 @@ impl Setup {
 }
 
 /// Fold per-file outcomes into a report, apply the baseline, render, and decide the status.
-fn finish(g: &Global, setup: &Setup, scope: String, outcomes: Vec<Outcome>) -> Result<Status> {
+fn finish(
+    g: &Global,
+    setup: &Setup,
+    scope: String,
+    subject: Subject,
+    outcomes: Vec<Outcome>,
+) -> Result<Status> {
     let mut report = Report {
         scope,
+        subject,
         ..Report::default()
     };
     collect(&mut report, outcomes);
@@ -230,6 +237,17 @@ fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
                 .into_iter()
                 .filter(|c| !staged.contains(&c.path)),
         );
+        // A named path git does not track (a typo, an untracked file) must not look scanned.
+        for w in &wanted {
+            let named = |p: &[u8]| git::path_is_under(p, w);
+            if !changes.files.iter().any(|c| named(&c.path))
+                && !changes.skipped.iter().any(|(p, _)| named(p))
+            {
+                changes
+                    .skipped
+                    .push((w.clone(), "not in the index (untracked?)".to_string()));
+            }
+        }
         scope = format!(
             "staged content of {} path{}",
             paths.len(),
@@ -241,7 +259,7 @@ fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
     for (path, reason) in changes.skipped {
         outcomes.push(skipped_outcome(&path, reason));
     }
-    finish(g, &setup, scope, outcomes)
+    finish(g, &setup, scope, Subject::Commit, outcomes)
 }
 
 fn skipped_outcome(path: &[u8], reason: String) -> Outcome {
@@ -328,7 +346,7 @@ fn scan_commits(
     if progress {
         eprintln!();
     }
-    finish(g, &setup, scope, outcomes)
+    finish(g, &setup, scope, Subject::History, outcomes)
 }
 
 /// A merge shows, against its first parent, everything the merged branch added; those commits
@@ -380,6 +398,9 @@ fn pre_push(g: &Global, remote: Option<&str>) -> Result<Status> {
     std::io::stdin()
         .read_to_string(&mut input)
         .context("cannot read the pre-push lines from stdin")?;
+    if input.trim().is_empty() {
+        input = framework_pre_push_line(&repo)?;
+    }
     let mut commits: Vec<git2::Oid> = Vec::new();
     let mut seen = HashSet::new();
     for line in input.lines().filter(|l| !l.trim().is_empty()) {
@@ -418,6 +439,36 @@ fn pre_push(g: &Global, remote: Option<&str>) -> Result<Status> {
         if commits.len() == 1 { "" } else { "s" }
     );
     scan_commits(g, &repo, &commits, scope)
+}
+
+/// The pre-commit framework does not pass git's pre-push lines to hooks; it exports the range
+/// (`PRE_COMMIT_FROM_REF`/`PRE_COMMIT_TO_REF`, or only `PRE_COMMIT_LOCAL_BRANCH` when the whole
+/// branch is new to the remote). Rebuild git's line from them. Empty stdin outside the framework
+/// is git saying there is nothing to push.
+fn framework_pre_push_line(repo: &Repository) -> Result<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let Some(to) = var("PRE_COMMIT_TO_REF").or_else(|| var("PRE_COMMIT_LOCAL_BRANCH")) else {
+        if var("PRE_COMMIT").is_some() {
+            bail!(
+                "no refs to check: run from `git push`, or `pre-commit run --hook-stage pre-push \
+                 --from-ref A --to-ref B`"
+            );
+        }
+        return Ok(String::new());
+    };
+    let commit = |rev: &str| -> Result<git2::Oid> {
+        Ok(repo
+            .revparse_single(rev)
+            .and_then(|o| o.peel_to_commit())
+            .with_context(|| format!("cannot resolve `{rev}`"))?
+            .id())
+    };
+    let local = commit(&to)?;
+    let remote = match var("PRE_COMMIT_FROM_REF") {
+        Some(from) => commit(&from)?,
+        None => git2::Oid::zero(),
+    };
+    Ok(format!("{to} {local} {to} {remote}\n"))
 }
 
 fn scan_paths(g: &Global, paths: &[PathBuf], no_ignore: bool) -> Result<Status> {
@@ -478,7 +529,7 @@ fn scan_paths(g: &Global, paths: &[PathBuf], no_ignore: bool) -> Result<Status> 
         files.len(),
         if files.len() == 1 { "" } else { "s" }
     );
-    finish(g, &setup, scope, outcomes)
+    finish(g, &setup, scope, Subject::Files, outcomes)
 }
 
 fn display_path(p: &Path) -> Vec<u8> {

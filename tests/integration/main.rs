@@ -7,3 +7,4 @@ mod living;
 mod models;
 mod notebooks;
 mod staged;
+mod workflows;

@@ -37,7 +37,19 @@ fn main() -> ExitCode {
             .into();
         }
     };
-    match run::run(cli) {
+    // A bug must block like any other error: a panic would exit 101, which git treats as a
+    // failed hook too, but without saying why or what to do.
+    let result = std::panic::catch_unwind(|| run::run(cli)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(anyhow::anyhow!(
+            "internal error (a bug in leakgate, please report it): {what}"
+        ))
+    });
+    match result {
         Ok(run::Status::Clean) => Exit::Clean.into(),
         Ok(run::Status::Findings) => Exit::Findings.into(),
         Err(e) => {

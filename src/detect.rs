@@ -142,8 +142,9 @@ impl<'c> Detector<'c> {
     /// All findings in `text`, sorted by position, inline-allowed lines removed.
     pub fn scan(&self, text: &[u8], suppressed: &mut Suppressed) -> Vec<Match> {
         let mut found = self.scan_level(text, 0, suppressed);
+        let allowed = AllowedLines::new(text);
         found.retain(|m| {
-            let allowed = line_has_allow_marker(text, m.start);
+            let allowed = allowed.contains(m.start);
             if allowed {
                 suppressed.inline += 1;
             }
@@ -355,6 +356,8 @@ fn merge_decoded(found: &mut Vec<Match>, decoded: Vec<Match>, catalog: &Catalog)
 }
 
 /// Keep one finding per secret: specific beats generic, then longer, then the earlier rule.
+/// O(n log n): kept spans are disjoint, so the only kept span that can overlap a candidate is
+/// the one starting last before the candidate's end.
 fn resolve_overlaps(found: &mut Vec<Match>, catalog: &Catalog) {
     if found.len() < 2 {
         return;
@@ -367,9 +370,16 @@ fn resolve_overlaps(found: &mut Vec<Match>, catalog: &Catalog) {
         )
     };
     found.sort_by_key(rank);
+    // (start, end) of the kept spans: non-empty (secrets are) and pairwise disjoint.
+    let mut spans = std::collections::BTreeSet::new();
     let mut kept: Vec<Match> = Vec::with_capacity(found.len());
     for m in found.drain(..) {
-        if !kept.iter().any(|k| k.start < m.end && m.start < k.end) {
+        let overlaps = spans
+            .range(..(m.end, 0))
+            .next_back()
+            .is_some_and(|&(_, end)| end > m.start);
+        if !overlaps {
+            spans.insert((m.start, m.end));
             kept.push(m);
         }
     }
@@ -377,6 +387,41 @@ fn resolve_overlaps(found: &mut Vec<Match>, catalog: &Catalog) {
     *found = kept;
 }
 
+/// The lines of a text that carry an inline allow marker, found once per text, so checking n
+/// matches costs O(text + n log n) instead of a line search per match.
+struct AllowedLines {
+    /// (start, end) byte ranges of marked lines, sorted and disjoint.
+    lines: Vec<(usize, usize)>,
+}
+
+impl AllowedLines {
+    fn new(text: &[u8]) -> Self {
+        let mut lines = Vec::new();
+        for marker in INLINE_ALLOW {
+            let finder = memchr::memmem::Finder::new(marker.as_bytes());
+            let mut pos = 0;
+            // After a hit, resume on the next line: a line full of markers is searched once.
+            while let Some(i) = text.get(pos..).and_then(|rest| finder.find(rest)) {
+                let at = pos + i;
+                let start = memchr::memrchr(b'\n', &text[pos..at]).map_or(pos, |i| pos + i + 1);
+                let end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i);
+                lines.push((start, end));
+                pos = end + 1;
+            }
+        }
+        lines.sort_unstable();
+        lines.dedup();
+        AllowedLines { lines }
+    }
+
+    /// Whether the line holding `offset` is marked (same answer as `line_has_allow_marker`).
+    fn contains(&self, offset: usize) -> bool {
+        let i = self.lines.partition_point(|&(start, _)| start <= offset);
+        i > 0 && offset <= self.lines[i - 1].1
+    }
+}
+
+#[cfg(test)]
 fn line_has_allow_marker(text: &[u8], offset: usize) -> bool {
     let offset = offset.min(text.len());
     let start = memchr::memrchr(b'\n', &text[..offset]).map_or(0, |i| i + 1);
@@ -667,6 +712,20 @@ mod tests {
         ];
         for (s, want) in cases {
             assert_eq!(generic_value_is_secret(s.as_bytes()), *want, "{s}");
+        }
+    }
+
+    #[test]
+    fn allowed_lines_agree_with_the_line_search() {
+        let text =
+            b"a\nfoo leakgate:allow x gitleaks:allow\nbar\n\nleakgate:allow\nz leakgate:allow";
+        let allowed = AllowedLines::new(text);
+        for offset in 0..=text.len() {
+            assert_eq!(
+                allowed.contains(offset),
+                line_has_allow_marker(text, offset),
+                "{offset}"
+            );
         }
     }
 

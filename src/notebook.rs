@@ -85,7 +85,9 @@ pub fn units(raw: &[u8]) -> Result<Vec<Unit>> {
     let input = std::str::from_utf8(raw).context("notebook is not valid UTF-8")?;
     // Some editors write a BOM; serde_json rejects it. Offsets stay relative to `input`.
     let json = input.strip_prefix('\u{feff}').unwrap_or(input);
-    let notebook: RawNotebook<'_> = serde_json::from_str(json).context("not a JSON notebook")?;
+    let notebook: RawNotebook<'_> = serde_json::from_str(json)
+        .map_err(json_error)
+        .context("not a JSON notebook")?;
     if let Some(version) = notebook.nbformat {
         if let Ok(v) = version.get().parse::<f64>() {
             if v < 3.0 {
@@ -121,6 +123,29 @@ pub fn units(raw: &[u8]) -> Result<Vec<Unit>> {
         ex.finish(b, None, None, Part::Metadata, "metadata");
     }
     Ok(ex.units)
+}
+
+/// serde_json quotes the JSON string it rejects (`invalid type: string "hf_…", expected …`), and
+/// the reason ends up in a report note: drop every double-quoted value, keep the rest (what was
+/// expected, `duplicate field`, the position).
+fn json_error(e: serde_json::Error) -> anyhow::Error {
+    let message = e.to_string();
+    let mut out = String::with_capacity(message.len());
+    let (mut quoted, mut escaped) = (false, false);
+    for c in message.chars() {
+        match (quoted, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, '\\') => escaped = true,
+            (true, false, '"') => quoted = false,
+            (true, false, _) => {}
+            (false, _, '"') => {
+                out.push_str("\"…\"");
+                quoted = true;
+            }
+            (false, _, c) => out.push(c),
+        }
+    }
+    anyhow::anyhow!(out)
 }
 
 fn to_u32(n: usize) -> u32 {
@@ -425,7 +450,7 @@ impl<'a> Extractor<'a> {
         match json.as_bytes().first() {
             Some(b'"') => b.push(&decode_json_str(json), self.line_of(json)),
             Some(b'[') => {
-                let items: Vec<&'a RawValue> = serde_json::from_str(json)?;
+                let items: Vec<&'a RawValue> = serde_json::from_str(json).map_err(json_error)?;
                 for (i, item) in items.into_iter().enumerate() {
                     let item = item.get();
                     let line = self.line_of(item);
@@ -1244,6 +1269,30 @@ mod tests {
                 }
                 (want, got) => panic!("{name}: want {want:?}, got {got:?}"),
             }
+        }
+    }
+
+    /// The reason is shown in a report note: serde_json's message must not carry a secret.
+    #[test]
+    fn json_errors_do_not_quote_the_input() {
+        let cases: &[(&str, &str)] = &[
+            (
+                r#""Token: hf_4sx1eZ7zGTbBF9d66F2rSHGNKSpmq6Ka0T""#,
+                "invalid type: string \"…\"",
+            ),
+            (
+                r#"{"cells": "a\"b hf_4sx1eZ7zGTbBF9d66F2rSHGNKSpmq6Ka0T"}"#,
+                "expected a sequence",
+            ),
+            (
+                r#"{"cells": [{"source": ["hf_4sx1eZ7zGTbBF9d66F2rSHGNKSpmq6Ka0T", 1]}]}"#,
+                "list element 2",
+            ),
+        ];
+        for (input, want) in cases {
+            let message = format!("{:#}", units(input.as_bytes()).unwrap_err());
+            assert!(!message.contains("hf_4sx1"), "{message}");
+            assert!(message.contains(want), "{message} lacks {want}");
         }
     }
 

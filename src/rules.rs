@@ -15,15 +15,9 @@ use anyhow::{bail, Context, Result};
 use regex::bytes::{Regex, RegexBuilder};
 use serde::Deserialize;
 
-/// Built-in rule files. Order matters only for overlap ties (earlier wins).
-const BUILTIN: &[(&str, &str)] = &[
-    ("ai.toml", include_str!("rules/ai.toml")),
-    ("cloud.toml", include_str!("rules/cloud.toml")),
-    ("devtools.toml", include_str!("rules/devtools.toml")),
-    ("saas.toml", include_str!("rules/saas.toml")),
-    ("keys.toml", include_str!("rules/keys.toml")),
-    ("generic.toml", include_str!("rules/generic.toml")),
-];
+/// The built-in catalog: src/rules/*.toml, converted to JSON by build.rs (file order is catalog
+/// order; earlier rules win overlap ties).
+const BUILTIN_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/catalog.json"));
 
 /// Size limit of a compiled rule regex: generous for legitimate rules, small enough that a
 /// pathological custom rule is rejected instead of eating memory on every commit.
@@ -224,11 +218,13 @@ impl Catalog {
 
 /// The built-in rule specs, parsed but not yet validated.
 pub fn builtin_specs() -> Result<Vec<RuleSpec>> {
-    let mut specs = Vec::new();
-    for (name, text) in BUILTIN {
-        specs.extend(parse_rules(text).with_context(|| format!("parsing built-in rules {name}"))?);
+    #[derive(Deserialize)]
+    struct File {
+        rule: Vec<RuleSpec>,
     }
-    Ok(specs)
+    let files: Vec<File> =
+        serde_json::from_str(BUILTIN_JSON).context("parsing the built-in rule catalog")?;
+    Ok(files.into_iter().flat_map(|f| f.rule).collect())
 }
 
 /// Parse a TOML text of `[[rule]]` tables.

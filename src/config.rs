@@ -86,10 +86,18 @@ pub struct Models {
 impl Config {
     pub fn parse(text: &str, origin: &Path) -> Result<Config> {
         toml::from_str(text).map_err(|e| {
+            // toml's Display draws a multi-line excerpt of the file; the error a blocked person
+            // reads is one line (main escapes newlines), so give the position and the message.
+            let at = e.span().map_or_else(String::new, |span| {
+                let before = text.get(..span.start).unwrap_or(text);
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!(" (line {line}, column {column})")
+            });
             anyhow::anyhow!(
-                "invalid config {}: {}",
+                "invalid config {}{at}: {}",
                 origin.display(),
-                e.to_string().trim_end()
+                e.message().trim_end()
             )
         })
     }

@@ -39,6 +39,8 @@ fn main() -> ExitCode {
     };
     // A bug must block like any other error: a panic would exit 101, which git treats as a
     // failed hook too, but without saying why or what to do.
+    // The default hook would print the raw (unescaped) message and a backtrace first.
+    std::panic::set_hook(Box::new(|_| {}));
     let result = std::panic::catch_unwind(|| run::run(cli)).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()

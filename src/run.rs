@@ -43,7 +43,9 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Uninstall { hook } => crate::install::uninstall(*hook),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "leakgate", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "leakgate", &mut script);
+            write_stream(&mut std::io::stdout(), &String::from_utf8_lossy(&script))?;
             Ok(Status::Clean)
         }
     }
@@ -511,6 +513,13 @@ fn scan_paths(g: &Global, paths: &[PathBuf], no_ignore: bool) -> Result<Status> 
         .par_iter()
         .map(|p| -> Result<Outcome> {
             let shown = display_path(p);
+            if scanner.path_allowed(&shown) {
+                return Ok(Outcome {
+                    path: shown,
+                    path_allowed: true,
+                    ..Outcome::default()
+                });
+            }
             let size = std::fs::metadata(p)
                 .with_context(|| format!("cannot stat {}", p.display()))?
                 .len();
@@ -547,7 +556,7 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
         let Some(rule) = catalog.get(id) else {
             if let Some(text) = crate::artifact::remediation(id) {
                 let _ = writeln!(out, "{id}\n\n{text}");
-                print!("{out}");
+                write_stream(&mut std::io::stdout(), &out)?;
                 return Ok(Status::Clean);
             }
             bail!("no rule `{id}` (see `leakgate rules`)");
@@ -559,7 +568,10 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
                 "checksum": s.checksum.map(|c| c.name()), "remediation": s.remediation.trim(),
                 "references": s.references, "regex": s.regex,
             });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            write_stream(
+                &mut std::io::stdout(),
+                &(serde_json::to_string_pretty(&v)? + "\n"),
+            )?;
             return Ok(Status::Clean);
         }
         let _ = writeln!(out, "{} — {}\n", s.id, s.title);
@@ -582,7 +594,7 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
         for r in &s.references {
             let _ = writeln!(out, "See: {r}");
         }
-        print!("{out}");
+        write_stream(&mut std::io::stdout(), &out)?;
         return Ok(Status::Clean);
     }
     if g.format == Format::Json {
@@ -597,7 +609,10 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
                 serde_json::json!({"id": id, "title": title, "keywords": [], "checksum": null})
             }))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        write_stream(
+            &mut std::io::stdout(),
+            &(serde_json::to_string_pretty(&list)? + "\n"),
+        )?;
         return Ok(Status::Clean);
     }
     let width = catalog
@@ -629,7 +644,7 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
         catalog.rules.len() + crate::artifact::RULES.len(),
         crate::catalog_version!()
     );
-    print!("{out}");
+    write_stream(&mut std::io::stdout(), &out)?;
     Ok(Status::Clean)
 }
 

@@ -3,6 +3,7 @@
 
 mod encoded;
 mod harness;
+mod hostile;
 mod living;
 mod models;
 mod notebooks;

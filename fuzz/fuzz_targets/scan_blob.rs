@@ -1,0 +1,6 @@
+//! Fuzz target `scan_blob`: see `leakgate_fuzz::check_scan_blob` for the entry point and its invariants.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| leakgate_fuzz::check_scan_blob(data));

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under fuzz/corpus/<target>/ (run from anywhere; idempotent).
+
+Seeds are the real notebook fixtures plus hand-written edge cases. Tokens are the synthetic ones
+of the test suite (made up; they authorise nothing). Input layouts follow fuzz/src/lib.rs:
+`added_lines` starts with a little-endian u16 choosing where old ends; `scan_blob` starts with a
+mode byte (bit 0: f.txt instead of f.ipynb; bits 1-2: old = none, split, same, empty), and
+split mode continues with the same u16 layout.
+"""
+import base64
+import pathlib
+import struct
+import urllib.parse
+
+HERE = pathlib.Path(__file__).resolve().parent
+FIXTURES = HERE.parent / "tests" / "fixtures" / "notebooks"
+MODELS = HERE.parent / "tests" / "fixtures" / "models"
+HF = b"hf_4sx1eZ7zGTbBF9d66F2rSHGNKSpmq6Ka0T"  # leakgate:allow (synthetic)
+HF2 = b"hf_gZ8HQ0NlNIcpAIFmB6NwEkyxBt5ZhFIYhI"  # leakgate:allow (synthetic)
+
+
+def split(old: bytes, new: bytes) -> bytes:
+    return struct.pack("<H", len(old)) + old + new
+
+
+def utf16(text: str, le: bool) -> bytes:
+    return (b"\xff\xfe" if le else b"\xfe\xff") + text.encode("utf-16-le" if le else "utf-16-be")
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+B64 = base64.b64encode(HF)
+SEEDS = {
+    "notebook": {
+        "split_and_escaped.ipynb": fixture("split_and_escaped.ipynb"),
+        "nbformat3.ipynb": fixture("nbformat3.ipynb"),
+        "broken.ipynb": fixture("broken.ipynb"),
+        "login_output.ipynb": fixture("login_output.ipynb"),
+        "minimal": b'{"cells": [], "nbformat": 4}',
+        "ansi_osc_traceback": b'{"cells":[{"outputs":[{"output_type":"error","ename":"E",'
+        b'"evalue":"\\u001b]8;;https://x/?t=' + HF + b'\\u0007link\\u001b]8;;\\u0007",'
+        b'"traceback":["\\u001b[31mline1\\u001b[0m\\n", null, "\\u001b[1;2"]}]}]}',
+        "surrogates_and_nulls": b'{"cells":[{"source":["a\\ud800b\\n", null, "\\udc00\\uD83D\\ude00"],'
+        b'"metadata":{"k":{"api_key":"v\\"\\\\"}},"attachments":{"x.png":{"text/plain":["t"]}}}]}',
+        "deep": b'{"cells":[{"metadata":' + b"[" * 2000 + b'"s"' + b"]" * 2000 + b"}]}",
+        "bom_crlf": b"\xef\xbb\xbf{\r\n\"cells\": [{\"source\": \"x\\r\\ny\"}]\r\n}",
+    },
+    "decode": {
+        "base64_token": b"data: " + B64 + b"\n",
+        "base64_nested": b"v=" + base64.b64encode(b"k: " + B64) + b";",
+        "base64url": base64.urlsafe_b64encode(b"\xfb\xff" + HF),
+        "percent": urllib.parse.quote(b"token=" + HF + b"&x=%2", safe="").encode(),
+        "escapes": b"".join(b"\\x%02x" % c for c in HF) + b" \\u0068\\U00000066 \\",
+        "k8s_secret": b"apiVersion: v1\nkind: Secret\ndata:\n  token: " + B64 + b"\n",
+        "odd_padding": b"QUJD=== QQ= ==== %%% %zz \\x \\u12",
+    },
+    "added_lines": {
+        "append": split(b"a\nb\n", b"a\nb\nc\n"),
+        "modify_crlf": split(b"a\r\nb\r\nc\r\n", b"a\r\nB\r\nc\r\n"),
+        "lone_cr": split(b"a\rb\r", b"a\rb\rc\r"),
+        "no_eol": split(b"a", b"a\nb"),
+        "nul_bytes": split(b"x\n\x00\n", b"x\n\x00y\n\xff\n"),
+        "identical": split(b"same\n", b"same\n"),
+        "new_file": split(b"", b"1\n2\n3"),
+        "delete_all": split(b"1\n2\n", b""),
+    },
+    "scan_blob": {
+        "txt_token": b"\x01HF = '" + HF + b"'\n",
+        "txt_split": b"\x03" + split(b"HF = '" + HF + b"'\n", b"HF = '" + HF + b"'\nB = '" + HF2 + b"'\n"),
+        "txt_same": b"\x05x\n" + HF + b"\n",
+        "txt_utf16le": b"\x01" + utf16("a = 1\nt = '" + HF.decode() + "'\n", True),
+        "txt_utf16be": b"\x01" + utf16("t = '" + HF.decode() + "'\r\n", False),
+        "txt_base64": b"\x07secret: " + B64 + b"\n",
+        "ipynb_login": b"\x00" + fixture("login_output.ipynb"),
+        "ipynb_newcell": b"\x02" + split(fixture("login_output.ipynb"), fixture("login_output_newcell.ipynb")),
+        "ipynb_not_json": b"\x06{\"cells\": [" + HF + b"\n",
+        # Model artifacts are recognised by content whatever the path: pickle, zip, headers.
+        "model_pickle": b"\x01" + (MODELS / "os_system.pkl").read_bytes(),
+        "model_torch_zip": b"\x01" + (MODELS / "torch_like_malicious.pt").read_bytes(),
+        "model_safetensors": b"\x01" + (MODELS / "token_metadata.safetensors").read_bytes(),
+        "model_gguf": b"\x00" + (MODELS / "token_metadata.gguf").read_bytes(),
+        "model_joblib_zlib": b"\x01" + (MODELS / "compressed.joblib").read_bytes(),
+    },
+}
+
+for target, seeds in SEEDS.items():
+    d = HERE / "corpus" / target
+    d.mkdir(parents=True, exist_ok=True)
+    for name, data in seeds.items():
+        (d / name).write_bytes(data)
+    print(f"{target}: {len(seeds)} seeds")

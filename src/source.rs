@@ -74,7 +74,8 @@ impl<'c> Scanner<'c> {
         Scanner { detector, settings }
     }
 
-    fn path_allowed(&self, path: &[u8]) -> bool {
+    /// Whether `[allow] paths` exempts this repository-relative path.
+    pub fn path_allowed(&self, path: &[u8]) -> bool {
         self.settings
             .allow_paths
             .as_ref()

@@ -535,6 +535,14 @@ pub fn generic_value_is_secret(value: &[u8]) -> bool {
     if digit == 0 && (lower == 0 || upper == 0) {
         return false;
     }
+    // Letters only: a CamelCase name (`NextMarker`, `ContinuationToken`) has few capitals; a
+    // random letters-only credential is long and about half upper case.
+    if digit == 0 && other == 0 {
+        let ratio = upper as f64 / (upper + lower) as f64;
+        if v.len() < 16 || !(0.3..=0.7).contains(&ratio) {
+            return false;
+        }
+    }
     // Dotted names and dashed words are code, not keys: `settings.SECRET_KEY`, `api-key-header`.
     if other > 0
         && v.split(['.', '-', '_', ' '])
@@ -709,6 +717,9 @@ mod tests {
             ("settings.SECRET_KEY", false),
             ("short1A", false),
             ("correct horse battery staple", false),
+            ("NextMarker", false),
+            ("ContinuationTokenForThePage", false),
+            ("QmVTxLpWrKsYdNbZcGfJhUeA", true),
         ];
         for (s, want) in cases {
             assert_eq!(generic_value_is_secret(s.as_bytes()), *want, "{s}");

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""False-positive measurement: stage a large codebase nobody here wrote (transformers and django
+sources from PyPI) as a first commit, run `leakgate check-staged --format json`, and count.
+
+Prints the added lines scanned, findings per rule and per 100k lines, and writes every finding
+(rule, path, line, column, encoding, redacted secret) to a TSV for review. Secrets are never
+printed in full: leakgate redacts them and --show-secrets is never passed. With --context N,
+N findings are shown with their source line, the secret's span replaced by its redacted form
+(the whole rest of the line is masked when the span cannot be located).
+
+Run through bench/fp.sh. Standard library only; shares the input cache with bench.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ inside the repository
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402  (the cache, pip and git helpers)
+
+FP_PACKAGES = ["transformers", "django"]
+
+
+def build_repo(extra: list[str]) -> tuple[Path, str]:
+    parts, labels = [], []
+    for name in FP_PACKAGES:
+        got = bench.pip_package(name)
+        if got is None:
+            raise RuntimeError(f"cannot fetch {name} from PyPI: fp.sh needs the real sources")
+        parts.append((name, got[0]))
+        labels.append(got[1])
+    for spec in extra:
+        # Any distribution: its whole install tree (import packages, data), metadata left out.
+        root = bench.pip_install(spec)
+        if root is None:
+            raise RuntimeError(f"cannot fetch {spec} from PyPI")
+        for entry in sorted(root.iterdir()):
+            if entry.is_dir() and not entry.name.endswith(".dist-info") and entry.name != "bin":
+                parts.append((f"extra/{root.name}/{entry.name}", entry))
+        labels.append(spec)
+    label = " + ".join(labels)
+    d = bench.CACHE / "repos" / ("fp" if not extra else "fp-extra")
+    key = f"{bench.GEN_VERSION} {label}"
+    if not bench.stamp_ok(d, key):
+        bench.log(f"building {d}")
+        bench.init_repo(d)
+        bench.copy_tree(parts, d)
+        bench.git(d, "add", "-A")
+        bench.write_stamp(d, key)
+    return d, label
+
+
+REDACTED_LEN = re.compile(r"\((\d+) chars\)$")
+
+
+def masked_line(repo: Path, f: dict) -> str:
+    """The finding's line with the secret replaced by its redacted form."""
+    try:
+        text = (repo / f["path"]).read_text(errors="replace").splitlines()[f["line"] - 1]
+    except (OSError, IndexError):
+        return "(line unavailable)"
+    red = f.get("secret_redacted") or ""
+    col = max(0, f.get("column", 1) - 1)
+    m = REDACTED_LEN.search(red)
+    if m and f.get("encoding") is None and col + int(m.group(1)) <= len(text):
+        text = text[:col] + f"«{red}»" + text[col + int(m.group(1)):]
+    else:
+        text = text[:col] + f"«{red}» (rest of line masked)"
+    return text.strip()[:240]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--leakgate", default=os.environ.get("LEAKGATE")
+                    or str(bench.ROOT / "target" / "release" / "leakgate"))
+    ap.add_argument("--tsv", type=Path,
+                    help="where to write the findings (default: fp-findings.tsv, or "
+                    "fp-extra-findings.tsv with --extra, in the cache)")
+    ap.add_argument("--context", type=int, default=0, metavar="N",
+                    help="show N findings (spread over the rules) with their masked line")
+    ap.add_argument("--extra", nargs="*", default=[], metavar="DIST",
+                    help="more PyPI distributions to add (e.g. SDKs of token-issuing services)")
+    args = ap.parse_args()
+    bench.CACHE.mkdir(parents=True, exist_ok=True)
+    repo, label = build_repo(args.extra)
+    if args.tsv is None:
+        args.tsv = bench.CACHE / ("fp-extra-findings.tsv" if args.extra else "fp-findings.tsv")
+
+    r = subprocess.run([str(Path(args.leakgate).resolve()), "check-staged", "--format", "json",
+                        "--max-findings", "1000000000", "--no-baseline"],
+                       cwd=repo, env=bench.ENV, capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        raise RuntimeError(f"leakgate exited {r.returncode}: {r.stderr[-2000:]}")
+    report = json.loads(r.stdout)
+    findings = report["findings"]
+    scanned = report["scanned"]
+    lines = scanned["lines"] or 1
+    per_rule = collections.Counter(f["rule"] for f in findings)
+    skipped = collections.Counter(s["reason"].split(":")[0] for s in report.get("skipped", []))
+
+    print(f"# leakgate false-positive count on {label}, staged as a first commit")
+    print(f"scanned: {scanned['files']} files, {scanned['lines']} added lines, "
+          f"{scanned['bytes'] / bench.MB:.1f} MB")
+    print(f"skipped: {dict(skipped) or 'nothing'}; suppressed: {report.get('suppressed')}")
+    print(f"findings: {len(findings)} = {len(findings) / lines * 1e5:.2f} per 100k lines")
+    print()
+    print("| rule | findings | per 100k lines | decoded |")
+    print("|---|---:|---:|---:|")
+    decoded = collections.Counter(f["rule"] for f in findings if f.get("encoding"))
+    for rule, n in per_rule.most_common():
+        print(f"| {rule} | {n} | {n / lines * 1e5:.2f} | {decoded[rule]} |")
+
+    args.tsv.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.tsv, "w") as out:
+        out.write("rule\tpath\tline\tcolumn\tencoding\tsecret_redacted\n")
+        for f in findings:
+            row = [f["rule"], f["path"], f.get("line", ""), f.get("column", ""),
+                   f.get("encoding") or "", f.get("secret_redacted") or f.get("detail") or ""]
+            out.write("\t".join(str(x).replace("\t", " ").replace("\n", " ") for x in row) + "\n")
+    print(f"\nfindings written to {args.tsv}")
+
+    if args.context and findings:
+        print("\nsample (secret spans masked):")
+        by_rule = collections.defaultdict(list)
+        for f in findings:
+            by_rule[f["rule"]].append(f)
+        shown = 0
+        while shown < args.context and any(by_rule.values()):
+            for rule in list(by_rule):
+                if by_rule[rule] and shown < args.context:
+                    f = by_rule[rule].pop(0)
+                    print(f"- [{rule}] {f['path']}:{f['line']}  {masked_line(repo, f)}")
+                    shown += 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except RuntimeError as e:
+        print(f"fp: {e}", file=sys.stderr)
+        sys.exit(2)

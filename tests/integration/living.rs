@@ -200,10 +200,18 @@ fn scan_honours_gitignore_and_reads_dotfiles() {
     );
     r.leakgate(&["scan", "src", "--format", "json"]).code(1);
     // [allow] paths applies to scan as it does to staged changes.
-    r.write(".leakgate.toml", "[allow]\npaths = [\"src/**\", \".env\"]\n");
+    r.write(
+        ".leakgate.toml",
+        "[allow]\npaths = [\"src/**\", \".env\"]\n",
+    );
     let allowed = r.leakgate(&["scan", "--format", "json"]);
     allowed.code(0);
-    assert_eq!(allowed.json()["suppressed"]["paths"], 2, "{}", allowed.dump());
+    assert_eq!(
+        allowed.json()["suppressed"]["paths"],
+        2,
+        "{}",
+        allowed.dump()
+    );
     r.leakgate(&["scan", "missing-dir"])
         .code(2)
         .stderr_has("does not exist");

@@ -1023,25 +1023,7 @@ mod tests {
         }
     }
 
-    /// Deterministic xorshift64*, so a failing fuzz case can be replayed from its seed.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-
-        fn pick(&mut self, items: &[u8]) -> u8 {
-            items.get(self.below(items.len())).copied().unwrap_or(b'a')
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// Checks the invariants every output must keep.
     fn check_invariants(input: &[u8], out: &Decodings, context: &str) {

@@ -17,3 +17,5 @@ pub mod report;
 pub mod rules;
 pub mod run;
 pub mod source;
+#[cfg(test)]
+mod test_rng;

@@ -279,23 +279,6 @@ fn works_in_a_linked_worktree() {
 }
 
 #[test]
-fn gitlinks_are_skipped() {
-    let r = TestRepo::new();
-    r.stage("a.py", "x = 1\n");
-    r.commit("c1");
-    let sha = r.head();
-    r.git(&[
-        "update-index",
-        "--add",
-        "--cacheinfo",
-        &format!("160000,{sha},vendor/sub"),
-    ]);
-    let v = r.check_json(0);
-    assert_eq!(v["skipped"][0]["path"], "vendor/sub");
-    assert_eq!(v["skipped"][0]["reason"], "submodule (gitlink)");
-}
-
-#[test]
 fn outside_a_repository_is_an_error_that_blocks() {
     let r = TestRepo::new();
     let outside = r.tmp().join("home");

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::cli::{BaselineAction, Cli, ColorChoice, Command, Format, Global};
 use crate::config::{Baseline, BaselineEntry, Config, BASELINE_FILE};
-use crate::detect::Detector;
+use crate::detect::{Detector, Policy};
 use crate::git::{self, Change};
 use crate::report::{self, Report, Style, Subject};
 use crate::rules::Catalog;
@@ -56,7 +56,7 @@ struct Setup {
     config: Config,
     catalog: Catalog,
     settings: Settings,
-    decode_depth: usize,
+    policy: Policy,
     baseline: Option<Baseline>,
 }
 
@@ -68,11 +68,7 @@ impl Setup {
             None => e,
         };
         let catalog = config.catalog().map_err(named)?;
-        let mut base = Settings::default();
-        if let Some(m) = g.max_blob_size {
-            base.max_blob_size = m;
-        }
-        let mut settings = config.settings(base).map_err(named)?;
+        let mut settings = config.settings(Settings::default()).map_err(named)?;
         if let Some(m) = g.max_blob_size {
             settings.max_blob_size = m; // the flag beats the config file
         }
@@ -95,23 +91,22 @@ impl Setup {
         // Policy and custom-rule examples are checked here, once, so every error names the file.
         let policy = config.policy(&catalog, decode_depth).map_err(named)?;
         config
-            .check_custom_examples(&Detector::new(&catalog, policy))
+            .check_custom_examples(&Detector::new(&catalog, policy.clone()))
             .map_err(named)?;
         Ok(Setup {
             config,
             catalog,
             settings,
-            decode_depth,
+            policy,
             baseline,
         })
     }
 
-    fn scanner(&self) -> Result<Scanner<'_>> {
-        let policy = self.config.policy(&self.catalog, self.decode_depth)?;
-        Ok(Scanner::new(
-            Detector::new(&self.catalog, policy),
+    fn scanner(&self) -> Scanner<'_> {
+        Scanner::new(
+            Detector::new(&self.catalog, self.policy.clone()),
             self.settings.clone(),
-        ))
+        )
     }
 
     fn max_findings(&self, g: &Global) -> usize {
@@ -220,7 +215,7 @@ fn write_stream(w: &mut dyn Write, text: &str) -> Result<()> {
 fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
     let repo = git::open()?;
     let setup = Setup::load(g, repo.workdir())?;
-    let scanner = setup.scanner()?;
+    let scanner = setup.scanner();
     let index = git::index(&repo)?;
     let mut changes = git::staged(&repo, &index)?;
     let mut scope = "staged changes".to_string();
@@ -311,7 +306,7 @@ fn scan_commits(
     scope: String,
 ) -> Result<Status> {
     let setup = Setup::load(g, repo.workdir())?;
-    let scanner = setup.scanner()?;
+    let scanner = setup.scanner();
     let progress = commits.len() >= 20 && std::io::stderr().is_terminal();
     let mut outcomes = Vec::new();
     for (i, id) in commits.iter().enumerate() {
@@ -480,7 +475,7 @@ fn scan_paths(g: &Global, paths: &[PathBuf], no_ignore: bool) -> Result<Status> 
         .and_then(|r| r.workdir())
         .map(Path::to_path_buf);
     let setup = Setup::load(g, root.as_deref().or(Some(Path::new("."))))?;
-    let scanner = setup.scanner()?;
+    let scanner = setup.scanner();
     let roots: Vec<PathBuf> = if paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -663,7 +658,7 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
             .unwrap_or(Path::new(BASELINE_FILE)),
     );
     let existing = setup.baseline.take();
-    let scanner = setup.scanner()?;
+    let scanner = setup.scanner();
     let tree = git::head_tree(&repo)?.context("HEAD has no commit yet: nothing to baseline")?;
     let mut changes = Vec::new();
     tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {

@@ -1126,3 +1126,60 @@ fn check_staged_named_path_git_does_not_track_is_listed_not_silently_clean() {
         run.dump()
     );
 }
+
+#[test]
+fn hook_without_a_binary_blocks_and_says_how_to_install() {
+    let r = TestRepo::new();
+    // The shim as shipped (no remembered binary path), with no leakgate on PATH.
+    let shim =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/pre-commit"))
+            .unwrap();
+    let hook = r.dir.join(".git/hooks/pre-commit");
+    write_hook(&hook, &shim);
+    r.stage("a.py", "x = 1\n");
+    let git_dir = Path::new(
+        &String::from_utf8_lossy(
+            &std::process::Command::new("sh")
+                .args(["-c", "command -v git"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .trim()
+        .to_string(),
+    )
+    .parent()
+    .unwrap()
+    .to_path_buf();
+    let mut c = r.command("git", &r.dir);
+    c.args(["commit", "-m", "x"])
+        .env("PATH", format!("{}:/usr/bin:/bin", git_dir.display()));
+    let out = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "commit must be blocked:\n{stderr}");
+    assert!(stderr.contains("leakgate binary was not found"), "{stderr}");
+    assert!(
+        stderr.contains("install.sh") && stderr.contains("--no-verify"),
+        "{stderr}"
+    );
+    assert_ne!(
+        r.try_git(&["rev-parse", "--verify", "HEAD"]).code,
+        0,
+        "no commit was made"
+    );
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    let r = TestRepo::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = r.leakgate(&["completions", shell]);
+        run.code(0);
+        assert!(
+            run.stdout.contains("check-staged"),
+            "{shell}\n{}",
+            run.dump()
+        );
+    }
+    r.leakgate(&["completions", "tcsh"]).code(2);
+}

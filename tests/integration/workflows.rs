@@ -1183,3 +1183,27 @@ fn completions_are_generated_for_each_shell() {
     }
     r.leakgate(&["completions", "tcsh"]).code(2);
 }
+
+#[test]
+fn check_range_over_many_commits_shows_progress_on_a_terminal_only() {
+    let r = TestRepo::new();
+    let first = commit_file(&r, "f.txt", "0\n", "c0");
+    for i in 1..=25 {
+        commit_file(&r, "f.txt", &format!("{i}\n"), &format!("c{i}"));
+    }
+    let range = format!("{first}..HEAD");
+    // Not a terminal: no progress bar in the output a CI log keeps.
+    let plain = r.leakgate(&["check-range", &range]);
+    plain.code(0);
+    lacks(&plain, "25/25 commits");
+    // A terminal (a pty from util-linux `script`): the bar is drawn on stderr.
+    let cmd = format!("{} check-range {range}", crate::harness::BIN);
+    let mut c = r.command("script", &r.dir);
+    c.args(["-qec", &cmd, "/dev/null"]);
+    let out = c
+        .output()
+        .expect("util-linux `script` provides the pseudo-terminal");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("25/25 commits"), "{shown}");
+}

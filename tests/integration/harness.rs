@@ -60,12 +60,7 @@ impl Run {
     /// Rule ids of the JSON findings, in report order.
     #[track_caller]
     pub fn rules(&self) -> Vec<String> {
-        self.json()["findings"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no findings array\n{}", self.dump()))
-            .iter()
-            .map(|f| f["rule"].as_str().unwrap_or_default().to_string())
-            .collect()
+        finding_field(&self.json(), "rule")
     }
 
     #[track_caller]
@@ -215,6 +210,17 @@ impl TestRepo {
     pub fn install_hook(&self) {
         self.leakgate(&["install"]).code(0);
     }
+}
+
+/// One string field (`rule`, `path`, …) of every finding of a JSON report, in report order.
+#[track_caller]
+pub fn finding_field(report: &serde_json::Value, key: &str) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no findings array in {report:#}"))
+        .iter()
+        .map(|f| f[key].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 /// Path of a committed fixture.

@@ -319,11 +319,6 @@ fn concluding_a_merge_reports_only_what_the_merge_itself_adds() {
     // Resolving the conflict adds a new secret; the feature branch's own secret is history.
     r.stage("shared.py", format!("a = 4\nT = '{HF_B}'\n"));
     let v = r.check_json(1);
-    let paths: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap())
-        .collect();
+    let paths = finding_field(&v, "path");
     assert_eq!(paths, vec!["shared.py"], "{v:#}");
 }

@@ -1056,12 +1056,7 @@ fn check_staged_directory_path_covers_what_is_below_it() {
     let run = r.leakgate(&["check-staged", "lib", "--format", "json"]);
     run.code(1);
     let v = run.json();
-    let paths: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap())
-        .collect();
+    let paths = finding_field(&v, "path");
     assert_eq!(paths, ["lib/deep/a.py"], "libx/ is not below lib/\n{v:#}");
     r.leakgate(&["check-staged", "lib/"]).code(1);
 }

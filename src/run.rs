@@ -216,8 +216,8 @@ fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
     let repo = git::open()?;
     let setup = Setup::load(g, repo.workdir())?;
     let scanner = setup.scanner();
-    let index = git::index(&repo)?;
-    let mut changes = git::staged(&repo, &index)?;
+    let index = git::StagedIndex::load(&repo)?;
+    let mut changes = index.staged(&repo)?;
     let mut scope = "staged changes".to_string();
     if !paths.is_empty() {
         let wanted = git::repo_relative(&repo, paths)?;
@@ -230,7 +230,8 @@ fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
         let staged: HashSet<Vec<u8>> = changes.files.iter().map(|c| c.path.clone()).collect();
         // Named paths without a staged change are scanned whole, as staged in the index.
         changes.files.extend(
-            git::index_entries_under(&index, &wanted)
+            index
+                .entries_under(&wanted)
                 .into_iter()
                 .filter(|c| !staged.contains(&c.path)),
         );
@@ -669,6 +670,7 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
                 path,
                 old: None,
                 new: entry.id(),
+                worktree: false,
             });
         }
         git2::TreeWalkResult::Ok

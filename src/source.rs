@@ -141,9 +141,17 @@ impl<'c> Scanner<'c> {
                 ..Outcome::default()
             });
         }
-        let new = repo
-            .find_blob(change.new)
-            .with_context(|| format!("cannot read blob {} for {shown}", change.new))?;
+        let worktree = git::read_worktree_copy(repo, change, size);
+        let blob;
+        let new = match &worktree {
+            Some(copy) => copy.as_slice(),
+            None => {
+                blob = repo
+                    .find_blob(change.new)
+                    .with_context(|| format!("cannot read blob {} for {shown}", change.new))?;
+                blob.content()
+            }
+        };
         let old = match change.old {
             Some(id) => Some(
                 repo.find_blob(id)
@@ -153,7 +161,7 @@ impl<'c> Scanner<'c> {
         };
         let old_bytes = old.as_ref().map(|b| b.content());
         // A symlink's blob is its target path: scanned like any other text.
-        Ok(self.scan_content(&change.path, old_bytes, new.content(), commit))
+        Ok(self.scan_content(&change.path, old_bytes, new, commit))
     }
 
     /// Scan a file's new content; `old` is the previous version when only the difference counts.

@@ -212,6 +212,45 @@ impl TestRepo {
     }
 }
 
+/// The start of the second line of every error report: the commit is blocked; the rest of the
+/// line names the way out (`--no-verify`).
+pub const HINT: &str = "leakgate: nothing was let through: fix the cause above and retry";
+
+/// An error run: exit 2, nothing on stdout, stderr exactly the one-line reason and the hint.
+#[track_caller]
+pub fn assert_fails_closed(run: &Run, reason_has: &[&str]) {
+    run.code(2);
+    assert!(
+        run.stdout.is_empty(),
+        "stdout must stay empty\n{}",
+        run.dump()
+    );
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "one reason line and the hint\n{}",
+        run.dump()
+    );
+    assert!(
+        lines[0].starts_with("leakgate: error: "),
+        "reason line\n{}",
+        run.dump()
+    );
+    for needle in reason_has {
+        assert!(
+            lines[0].contains(needle),
+            "reason lacks {needle:?}\n{}",
+            run.dump()
+        );
+    }
+    assert!(
+        lines[1].starts_with(HINT) && lines[1].contains("--no-verify"),
+        "hint line\n{}",
+        run.dump()
+    );
+}
+
 /// One string field (`rule`, `path`, …) of every finding of a JSON report, in report order.
 #[track_caller]
 pub fn finding_field(report: &serde_json::Value, key: &str) -> Vec<String> {

@@ -4,6 +4,7 @@
 mod encoded;
 mod harness;
 mod hostile;
+mod index_forms;
 mod living;
 mod models;
 mod notebooks;

@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 
+use rayon::prelude::*;
 use regex::bytes::Regex;
 
 use crate::decode::{self, Encoding};
@@ -154,14 +155,42 @@ impl<'c> Detector<'c> {
     }
 
     fn scan_level(&self, text: &[u8], depth: usize, suppressed: &mut Suppressed) -> Vec<Match> {
-        let mut found = Vec::new();
-        for idx in self.catalog.select(text) {
-            self.match_rule(idx, text, &mut found, suppressed);
-        }
+        let decoding = depth < self.policy.decode_depth;
+        let (mut found, decoded_spans) = if text.len() >= PARALLEL_TEXT {
+            // One large text (a generated file, a dump) would keep a single core busy: its
+            // rules run side by side, and the decoder alongside them. Rules are independent
+            // and collected in catalog order, so the result is exactly the sequential one.
+            let (per_rule, spans) = rayon::join(
+                || {
+                    self.catalog
+                        .select(text)
+                        .into_par_iter()
+                        .map(|idx| {
+                            let (mut found, mut sup) = (Vec::new(), Suppressed::default());
+                            self.match_rule(idx, text, &mut found, &mut sup);
+                            (found, sup)
+                        })
+                        .collect::<Vec<_>>()
+                },
+                || decoding.then(|| decode::decode_spans_bounded(text)),
+            );
+            let mut found = Vec::new();
+            for (matches, sup) in per_rule {
+                found.extend(matches);
+                suppressed.allowlist += sup.allowlist;
+            }
+            (found, spans)
+        } else {
+            let mut found = Vec::new();
+            for idx in self.catalog.select(text) {
+                self.match_rule(idx, text, &mut found, suppressed);
+            }
+            (found, None)
+        };
         resolve_overlaps(&mut found, self.catalog);
 
-        if depth < self.policy.decode_depth {
-            let decoded_spans = decode::decode_spans_bounded(text);
+        if decoding {
+            let decoded_spans = decoded_spans.unwrap_or_else(|| decode::decode_spans_bounded(text));
             if decoded_spans.truncated {
                 suppressed.decode_limit += 1;
             }
@@ -274,6 +303,10 @@ enum Verdict {
     Allowlisted,
     NotASecret,
 }
+
+/// Texts from this size on are scanned on several threads: below it, handing work to the
+/// thread pool costs more than it saves.
+const PARALLEL_TEXT: usize = 1 << 20;
 
 /// Bytes of context kept on each side of a decoded span: enough for a key and its operator.
 const CONTEXT: usize = 160;
@@ -660,6 +693,67 @@ mod tests {
             failures.len(),
             failures.join("\n")
         );
+    }
+
+    /// A text large enough to be scanned on several threads finds exactly what the same lines
+    /// find when scanned alone (sequentially): same rules, secrets, encodings, offsets and
+    /// suppression counts.
+    #[test]
+    fn large_texts_scanned_in_parallel_match_the_sequential_scan() {
+        let catalog = Catalog::builtin().unwrap();
+        let policy = Policy {
+            allow_secrets: vec![Regex::new("^gh[ps]_").unwrap()],
+            ..default_policy()
+        };
+        let detector = Detector::new(&catalog, policy);
+        let mut payload: String = catalog
+            .rules
+            .iter()
+            .flat_map(|r| r.spec.examples.iter().chain(&r.spec.negative_examples))
+            .map(|ex| format!("{ex}\n"))
+            .collect();
+        use base64::Engine as _;
+        // A made-up token found in no example, so only its decoded form can report it.
+        let encoded = base64::engine::general_purpose::STANDARD
+            .encode("HF_TOKEN=hf_4sx1eZ7zGTbBF9d66F2rSHGNKSpmq6Ka0T");
+        payload.push_str(&format!("blob: {encoded}\n# leakgate:allow\n"));
+        let filler = "value = compute(items, 42)  # an ordinary line of code\n";
+        let pad = filler.repeat(PARALLEL_TEXT / filler.len() + 1);
+        let large = format!("{pad}{payload}");
+        assert!(large.len() >= PARALLEL_TEXT && payload.len() < PARALLEL_TEXT);
+
+        let shape = |found: Vec<Match>, shift: usize| -> Vec<_> {
+            found
+                .into_iter()
+                .map(|m| {
+                    (
+                        m.rule,
+                        m.start - shift,
+                        m.end - shift,
+                        m.secret,
+                        m.encodings,
+                    )
+                })
+                .collect()
+        };
+        let (mut sup_small, mut sup_large) = (Suppressed::default(), Suppressed::default());
+        let small = shape(detector.scan(payload.as_bytes(), &mut sup_small), 0);
+        let large = shape(detector.scan(large.as_bytes(), &mut sup_large), pad.len());
+        assert!(
+            small.len() > catalog.rules.len() / 2,
+            "{} findings",
+            small.len()
+        );
+        assert!(
+            small.iter().any(|m| !m.4.is_empty()),
+            "an encoded finding is compared"
+        );
+        assert!(
+            sup_small.allowlist > 0,
+            "an allow-listed secret is compared"
+        );
+        assert_eq!(large, small);
+        assert_eq!(sup_large, sup_small);
     }
 
     #[test]

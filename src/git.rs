@@ -105,8 +105,13 @@ impl StagedIndex {
                 }
                 Ok(StagedIndex::Direct(ix))
             }
-            index::Read::Unsupported(_) => {
-                let ix = repo.index().context("cannot read the git index")?;
+            index::Read::Unsupported(form) => {
+                let ix = repo.index().map_err(|e| {
+                    let way_out = form.remedy.map_or(String::new(), |cmd| {
+                        format!(" ({} is not readable yet: `{cmd}` turns it off)", form.what)
+                    });
+                    anyhow::anyhow!("cannot read the git index: {}{way_out}", e.message())
+                })?;
                 if ix.has_conflicts() {
                     bail!(CONFLICTS);
                 }

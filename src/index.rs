@@ -97,8 +97,20 @@ pub struct IndexFile {
 #[derive(Debug)]
 pub enum Read {
     Parsed(IndexFile),
-    /// A valid index in a form this reader leaves to libgit2; the reason names it.
-    Unsupported(String),
+    /// A valid index in a form this reader leaves to libgit2.
+    Unsupported(Form),
+}
+
+/// An index form this reader does not implement: what it is, and how to leave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Form {
+    pub what: String,
+    /// The git command that turns the form off (git rewrites the index in a plain form).
+    pub remedy: Option<&'static str>,
+}
+
+fn form(what: String, remedy: Option<&'static str>) -> Read {
+    Read::Unsupported(Form { what, remedy })
 }
 
 impl IndexFile {
@@ -174,7 +186,7 @@ pub fn parse(bytes: &[u8]) -> Result<Read> {
     }
     let version = be32(body, 4)?;
     if !(2..=4).contains(&version) {
-        return Ok(Read::Unsupported(format!("index version {version}")));
+        return Ok(form(format!("index version {version}"), None));
     }
     let count = be32(body, 8)? as usize;
     let mut entries: Vec<Entry> = Vec::with_capacity(count.min(body.len() / ENTRY_FIXED));
@@ -216,17 +228,21 @@ pub fn parse(bytes: &[u8]) -> Result<Read> {
             b"TREE" => cache_tree = parse_cache_tree(data),
             // Required extensions (lower-case first letter) change what the entries mean.
             s if s[0].is_ascii_uppercase() => {}
-            b"link" => return Ok(Read::Unsupported("split index (\"link\" extension)".into())),
+            b"link" => {
+                return Ok(form(
+                    "a split index (core.splitIndex)".into(),
+                    Some("git update-index --no-split-index"),
+                ))
+            }
             b"sdir" => {
-                return Ok(Read::Unsupported(
-                    "sparse index (\"sdir\" extension)".into(),
+                return Ok(form(
+                    "a sparse index (index.sparse)".into(),
+                    Some("git sparse-checkout set --no-sparse-index"),
                 ))
             }
             s => {
-                return Ok(Read::Unsupported(format!(
-                    "required extension {:?}",
-                    String::from_utf8_lossy(s)
-                )))
+                let what = format!("the required extension {:?}", String::from_utf8_lossy(s));
+                return Ok(form(what, None));
             }
         }
         pos += 8 + len;
@@ -476,7 +492,7 @@ mod tests {
     fn parsed(bytes: &[u8]) -> IndexFile {
         match parse(bytes).expect("parses") {
             Read::Parsed(ix) => ix,
-            Read::Unsupported(why) => panic!("unsupported: {why}"),
+            Read::Unsupported(why) => panic!("unsupported: {why:?}"),
         }
     }
 
@@ -633,7 +649,7 @@ mod tests {
         ];
         for (name, bytes, want) in cases {
             match parse(bytes).unwrap() {
-                Read::Unsupported(why) => assert!(why.contains(want), "{name}: {why}"),
+                Read::Unsupported(why) => assert!(why.what.contains(want), "{name}: {why:?}"),
                 Read::Parsed(_) => panic!("{name}: parsed"),
             }
         }

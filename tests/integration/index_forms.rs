@@ -349,11 +349,11 @@ fn deleting_a_directory_with_a_committed_secret_is_clean() {
 // ---------------------------------------------------------------------------------------------
 // Split index, sparse index, skipHash.
 
-/// Current behaviour: exit 2, "cannot read the git index: unsupported mandatory extension:
-/// 'link'" (libgit2 cannot read a split index). Acceptable: the commit is blocked with the
-/// reason (fail closed), never let through unscanned.
+/// Neither leakgate's reader nor libgit2 reads a split index: exit 2 with the reason and the
+/// command that turns it off (fail closed, never let through unscanned); after that command
+/// the same staged secret is found.
 #[test]
-fn split_index_fails_closed_naming_the_link_extension() {
+fn split_index_fails_closed_naming_the_link_extension_and_the_way_out() {
     let r = TestRepo::new();
     r.stage("d/a.py", "a = 1\n");
     r.commit("c1");
@@ -363,16 +363,21 @@ fn split_index_fails_closed_naming_the_link_extension() {
     assert!(shape.has("link"), "precondition: split index\n{shape:?}");
     assert_fails_closed(
         &r.leakgate(&["check-staged", "--format", "json"]),
-        &["cannot read the git index: unsupported mandatory extension: 'link'"],
+        &[
+            "cannot read the git index: unsupported mandatory extension: 'link'",
+            "`git update-index --no-split-index` turns it off",
+        ],
     );
+    r.git(&["update-index", "--no-split-index"]);
+    expect_hits(&r, &[hit("d/n.py", 1, HF_A)]);
 }
 
 /// A sparse checkout without a sparse index (skip-worktree entries) is scanned as usual. With
-/// `--sparse-index` the index holds whole directories as single entries ("sdir"); current
-/// behaviour: exit 2, "cannot read the git index: unsupported mandatory extension: 'sdir'".
-/// Acceptable: blocked with the reason (fail closed), never let through unscanned.
+/// `--sparse-index` the index holds whole directories as single entries ("sdir"), which neither
+/// reader reads: exit 2 with the reason and the command that turns it off, after which the
+/// secret is found again.
 #[test]
-fn sparse_checkout_scans_and_sparse_index_fails_closed_naming_sdir() {
+fn sparse_checkout_scans_and_sparse_index_fails_closed_naming_sdir_and_the_way_out() {
     let r = TestRepo::new();
     r.stage("d/a.py", "a = 1\n");
     r.stage("e/b.py", "b = 1\n");
@@ -392,8 +397,13 @@ fn sparse_checkout_scans_and_sparse_index_fails_closed_naming_sdir() {
     );
     assert_fails_closed(
         &r.leakgate(&["check-staged", "--format", "json"]),
-        &["cannot read the git index: unsupported mandatory extension: 'sdir'"],
+        &[
+            "cannot read the git index: unsupported mandatory extension: 'sdir'",
+            "`git sparse-checkout set --no-sparse-index` turns it off",
+        ],
     );
+    r.git(&["sparse-checkout", "set", "--no-sparse-index", "d"]);
+    expect_hits(&r, &[hit("d/n.py", 1, HF_A)]);
 }
 
 /// `index.skipHash` (git 2.40+) writes an all-zero trailing checksum; current behaviour: the

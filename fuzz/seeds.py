@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpora under fuzz/corpus/<target>/ (run from anywhere; idempotent).
 
-Seeds are the real notebook fixtures plus hand-written edge cases. Tokens are the synthetic ones
+Seeds are the real notebook fixtures, index files written by the git CLI in every form leakgate
+reads (or hands to libgit2), plus hand-written edge cases. Tokens are the synthetic ones
 of the test suite (made up; they authorise nothing). Input layouts follow fuzz/src/lib.rs:
 `added_lines` starts with a little-endian u16 choosing where old ends; `scan_blob` starts with a
 mode byte (bit 0: f.txt instead of f.ipynb; bits 1-2: old = none, split, same, empty), and
@@ -9,7 +10,10 @@ split mode continues with the same u16 layout.
 """
 import base64
 import pathlib
+import os
 import struct
+import subprocess
+import tempfile
 import urllib.parse
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -84,6 +88,49 @@ SEEDS = {
         "model_joblib_zlib": b"\x01" + (MODELS / "compressed.joblib").read_bytes(),
     },
 }
+
+
+
+def git_indexes() -> dict:
+    """Index files as git writes them: v2 with a cache-tree, v3 flags, v4, skipHash, split."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null", GIT_AUTHOR_NAME="f",
+               GIT_AUTHOR_EMAIL="f@example.invalid", GIT_COMMITTER_NAME="f",
+               GIT_COMMITTER_EMAIL="f@example.invalid")
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = pathlib.Path(tmp)
+
+        def git(*args: str) -> None:
+            subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+        def snap(name: str) -> None:
+            out[name] = (repo / ".git" / "index").read_bytes()
+
+        git("init", "-q")
+        for rel in ["a.py", "a-b/x.py", "a/b/c.py", "a/b/d.py", "a0", "z/" * 8 + "deep.py"]:
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            (repo / rel).write_text(f"# {rel}\n")
+        git("add", "-A")
+        git("commit", "-q", "-m", "base")
+        snap("v2_full_cache_tree")
+        (repo / "a/b/c.py").write_text("changed\n")
+        git("add", "a/b/c.py")
+        snap("v2_invalidated_path")
+        (repo / "new.py").write_text("new\n")
+        git("add", "-N", "new.py")
+        git("update-index", "--skip-worktree", "a.py")
+        snap("v3_intent_to_add_skip_worktree")
+        git("update-index", "--index-version", "4")
+        snap("v4_prefix_compressed")
+        git("-c", "index.skipHash=true", "add", "-A")
+        snap("v4_skip_hash")
+        git("update-index", "--index-version", "2", "--split-index")
+        snap("split_index_link")
+    return out
+
+
+SEEDS["index"] = git_indexes()
 
 for target, seeds in SEEDS.items():
     d = HERE / "corpus" / target

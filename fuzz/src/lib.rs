@@ -18,6 +18,11 @@
 //!   staged text (column 0 only for model-file findings, which have none) and on the scanned path; identical old and new content reports nothing; the
 //!   human, JSON and SARIF renderings of the outcome contain no terminal control or bidi
 //!   character and no long secret in full.
+//! - `index::parse`: a parsed index has non-empty paths strictly ordered by (path, stage);
+//!   `find` answers every stage-0 entry; `entries_under` equals a linear filter for every
+//!   entry's path and each of its parent directories; cache-tree children are sorted and each
+//!   is found by name. Inputs are tried as given and with a zeroed trailer (`index.skipHash`),
+//!   so mutants get past the checksum.
 //!
 //! Only `std` and `leakgate` are used: this file must build unchanged in both crates.
 
@@ -272,6 +277,78 @@ fn check_rendering(scanner: &Scanner<'_>, out: source::Outcome) {
                     "{format} output shows the {rule} secret in full, on the line {:?}",
                     &text[line_start..line_end]
                 );
+            }
+        }
+    }
+}
+
+pub fn check_index(data: &[u8]) {
+    use leakgate::index::{parse, Read};
+    let mut unverified = data.to_vec();
+    let n = unverified.len();
+    if n >= 20 {
+        unverified[n - 20..].fill(0);
+    }
+    for input in [data, unverified.as_slice()] {
+        let Ok(Read::Parsed(ix)) = parse(input) else {
+            continue;
+        };
+        for pair in ix.entries.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            assert!(
+                (ix.path(a), a.stage) < (ix.path(b), b.stage),
+                "entries out of order: {:?} then {:?}",
+                ix.path(a).escape_ascii().to_string(),
+                ix.path(b).escape_ascii().to_string()
+            );
+        }
+        for e in &ix.entries {
+            let path = ix.path(e);
+            assert!(!path.is_empty(), "an entry with an empty path was accepted");
+            if e.stage == 0 {
+                assert_eq!(ix.find(path), Some(e), "find misses a stage-0 entry");
+            }
+        }
+        for e in ix.entries.iter().take(32) {
+            let path = ix.path(e);
+            let parents = path
+                .iter()
+                .enumerate()
+                .filter(|&(_, &b)| b == b'/')
+                .map(|(i, _)| &path[..i]);
+            for prefix in parents.chain([path]) {
+                let got: Vec<&[u8]> = ix
+                    .entries_under(prefix)
+                    .iter()
+                    .map(|x| ix.path(x))
+                    .collect();
+                let want: Vec<&[u8]> = ix
+                    .entries
+                    .iter()
+                    .map(|x| ix.path(x))
+                    .filter(|p| leakgate::git::path_is_under(p, prefix))
+                    .collect();
+                assert_eq!(
+                    got,
+                    want,
+                    "entries_under({:?})",
+                    prefix.escape_ascii().to_string()
+                );
+            }
+        }
+        if let Some(ct) = &ix.cache_tree {
+            for (i, node) in ct.nodes.iter().enumerate() {
+                for pair in node.children.windows(2) {
+                    assert!(
+                        ct.nodes[pair[0]].name <= ct.nodes[pair[1]].name,
+                        "children unsorted"
+                    );
+                }
+                for &c in &node.children {
+                    let name = &ct.nodes[c].name;
+                    let found = ct.child(i, name).map(|f| &ct.nodes[f].name);
+                    assert_eq!(found, Some(name), "a child is not found by its name");
+                }
             }
         }
     }

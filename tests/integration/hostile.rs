@@ -227,6 +227,11 @@ fn mutation_scan_content() {
     mutation_test("scan_blob", fuzz_checks::check_scan_blob, 150, 0x5eed_0004);
 }
 
+#[test]
+fn mutation_index_file() {
+    mutation_test("index", fuzz_checks::check_index, 3000, 0x5eed_0005);
+}
+
 /// One fuzz target's check function.
 type Check = fn(&[u8]);
 

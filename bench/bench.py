@@ -15,8 +15,9 @@ handed to:
 Runs are interleaved (floor, leakgate, peers, floor, ...) after one warm-up round, so a
 neighbour's build slows every tool alike; the table shows medians. Wall clock and user+sys CPU
 come from wait4(2) on a direct child; peak RSS from the warm-up round run under GNU time (see
-measure()). Note that git's floor for staged content often reads the working-tree file instead
-of inflating the blob (when the index stat data matches), which leakgate does not do.
+measure()). git's floor for staged content often reads the working-tree file instead of
+inflating the blob (when the index stat data matches); leakgate does the same for files of
+32 KiB or more, when the file hashes to the staged blob id.
 
 Scenarios (--quick: scenario 1 only, smaller inputs, one run; --scenarios picks any;
 --prepare builds the inputs only):

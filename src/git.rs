@@ -76,8 +76,6 @@ pub fn head_tree(repo: &Repository) -> Result<Option<Tree<'_>>> {
     Ok(Some(tree))
 }
 
-const CONFLICTS: &str = "the index has unresolved merge conflicts; resolve them before committing";
-
 /// The index git will commit from (honours `GIT_INDEX_FILE`), read once per run.
 pub enum StagedIndex {
     /// Read by leakgate's own reader (the common case).
@@ -98,12 +96,10 @@ impl StagedIndex {
     }
 
     fn read(repo: &Repository, file: &Path) -> Result<StagedIndex> {
-        match index::read(file)? {
+        let (staged, conflicts) = match index::read(file)? {
             index::Read::Parsed(ix) => {
-                if ix.has_conflicts() {
-                    bail!(CONFLICTS);
-                }
-                Ok(StagedIndex::Direct(ix))
+                let conflicts = ix.has_conflicts();
+                (StagedIndex::Direct(ix), conflicts)
             }
             index::Read::Unsupported(form) => {
                 let ix = repo.index().map_err(|e| {
@@ -112,12 +108,14 @@ impl StagedIndex {
                     });
                     anyhow::anyhow!("cannot read the git index: {}{way_out}", e.message())
                 })?;
-                if ix.has_conflicts() {
-                    bail!(CONFLICTS);
-                }
-                Ok(StagedIndex::Libgit2(ix))
+                let conflicts = ix.has_conflicts();
+                (StagedIndex::Libgit2(ix), conflicts)
             }
+        };
+        if conflicts {
+            bail!("the index has unresolved merge conflicts; resolve them before committing");
         }
+        Ok(staged)
     }
 
     /// Staged changes: HEAD (or the empty tree) against the index, renames detected so a moved
@@ -191,7 +189,9 @@ impl StagedIndex {
             }
             StagedIndex::Libgit2(ix) => {
                 for e in ix.iter() {
-                    if paths.iter().any(|p| path_is_under(&e.path, p)) && e.mode != MODE_GITLINK {
+                    if paths.iter().any(|p| path_is_under(&e.path, p))
+                        && e.mode != index::MODE_GITLINK
+                    {
                         out.files.push(change(e.path.clone(), e.id, false));
                     }
                 }
@@ -202,8 +202,6 @@ impl StagedIndex {
         out.files
     }
 }
-
-const MODE_GITLINK: u32 = index::MODE_GITLINK;
 
 fn change(path: Vec<u8>, new: Oid, worktree: bool) -> Change {
     Change {
@@ -216,7 +214,7 @@ fn change(path: Vec<u8>, new: Oid, worktree: bool) -> Change {
 
 /// An added entry: scanned whole, or listed as skipped when it is a submodule.
 fn push_entry(out: &mut Changes, path: &[u8], e: &index::Entry, worktree: bool) {
-    if e.mode == MODE_GITLINK {
+    if e.mode == index::MODE_GITLINK {
         out.skipped
             .push((path.to_vec(), "submodule (gitlink)".to_string()));
     } else {
@@ -297,11 +295,7 @@ fn changed_paths(repo: &Repository, head: &Tree<'_>, ix: &IndexFile) -> Result<V
                 continue;
             };
             let name = &rest[..slash];
-            // Everything below `name/` sorts before `name0` ('0' follows '/').
-            let mut end_key = under(name);
-            end_key.push(b'/' + 1);
-            let end =
-                i + ix.entries[i..dir.hi].partition_point(|x| ix.path(x) < end_key.as_slice());
+            let end = ix.end_below(i..dir.hi, &under(name));
             match head_entries.remove(name) {
                 Some((id, mode)) if mode == index::MODE_TREE => {
                     let mut prefix = under(name);

@@ -119,7 +119,7 @@ impl IndexFile {
     }
 
     /// Entries whose path equals `prefix` or lies below the directory `prefix` (a few binary
-    /// searches: entries are sorted, and everything below `dir/` sorts before `dir0`).
+    /// searches: entries are sorted).
     pub fn entries_under(&self, prefix: &[u8]) -> Vec<&Entry> {
         let prefix = prefix.strip_suffix(b"/").unwrap_or(prefix);
         if prefix.is_empty() {
@@ -130,13 +130,18 @@ impl IndexFile {
             .iter()
             .take_while(|e| self.path(e) == prefix)
             .collect();
-        let mut dir = prefix.to_vec();
-        dir.push(b'/');
-        let lo = self.lower_bound(&dir);
-        *dir.last_mut().expect("pushed above") = b'/' + 1;
-        let hi = self.lower_bound(&dir);
-        out.extend(self.entries[lo..hi.max(lo)].iter());
+        let lo = self.lower_bound(&[prefix, b"/"].concat());
+        out.extend(self.entries[lo..self.end_below(lo..self.entries.len(), prefix)].iter());
         out
+    }
+
+    /// Where the entries below the directory `dir` end, searching `from` (which must start at
+    /// or before the first of them): everything below `dir/` sorts before `dir0`, as '0'
+    /// follows '/'.
+    pub fn end_below(&self, from: std::ops::Range<usize>, dir: &[u8]) -> usize {
+        let end_key = [dir, &[b'/' + 1]].concat();
+        let slice = &self.entries[from.clone()];
+        from.start + slice.partition_point(|e| self.path(e) < end_key.as_slice())
     }
 
     /// The first entry whose path is not less than `path`.

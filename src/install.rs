@@ -11,7 +11,13 @@
 //! - installing twice changes nothing, not even a modification time;
 //! - the pre-commit framework's own hook is left alone (it would silently stop running the
 //!   team's hooks) and the user is pointed to `.pre-commit-config.yaml`; `--force` overrides;
-//! - every hook is checked before any file is touched, so `--hook both` fails as a whole.
+//! - every hook is checked before any file is touched, so `--hook both` fails as a whole;
+//! - "pre-commit" means every hook git runs before it records a commit: `pre-commit` and
+//!   `pre-applypatch` (`git am` runs only the latter), so a patch cannot bring in what a commit
+//!   could not;
+//! - submodules present in the working tree get the same hooks in their own hooks directory
+//!   (git runs a submodule's hooks from `.git/modules/<name>/hooks`, not the superproject's),
+//!   checked together with the superproject's before anything is written.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +28,7 @@ use crate::run::Status;
 
 const PRE_COMMIT: &str = include_str!("../hooks/pre-commit");
 const PRE_PUSH: &str = include_str!("../hooks/pre-push");
+const PRE_APPLYPATCH: &str = include_str!("../hooks/pre-applypatch");
 /// Every leakgate shim carries this line; it is how an installed hook is recognised.
 pub const MARKER: &str = "# leakgate-hook";
 const BIN_PLACEHOLDER: &str = "LEAKGATE_INSTALLED_BIN=''";
@@ -44,9 +51,9 @@ const FRAMEWORK_SIGNS: &[&str] = &[
 
 fn names(choice: HookChoice) -> &'static [&'static str] {
     match choice {
-        HookChoice::PreCommit => &["pre-commit"],
+        HookChoice::PreCommit => &["pre-commit", "pre-applypatch"],
         HookChoice::PrePush => &["pre-push"],
-        HookChoice::Both => &["pre-commit", "pre-push"],
+        HookChoice::Both => &["pre-commit", "pre-applypatch", "pre-push"],
     }
 }
 
@@ -68,11 +75,7 @@ pub fn hooks_dir(repo: &git2::Repository) -> Result<PathBuf> {
 }
 
 fn shim(name: &str) -> String {
-    let template = if name == "pre-push" {
-        PRE_PUSH
-    } else {
-        PRE_COMMIT
-    };
+    let template = template(name);
     // Remember where this binary lives: GUI git clients often run hooks with a minimal PATH.
     let bin = std::env::current_exe()
         .ok()
@@ -83,6 +86,14 @@ fn shim(name: &str) -> String {
         &format!("LEAKGATE_INSTALLED_BIN='{bin}'"),
         1,
     )
+}
+
+fn template(name: &str) -> &'static str {
+    match name {
+        "pre-push" => PRE_PUSH,
+        "pre-applypatch" => PRE_APPLYPATCH,
+        _ => PRE_COMMIT,
+    }
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -151,17 +162,19 @@ fn plan(name: &str, path: &Path, wanted: &str, force: bool) -> Result<Plan> {
 
 pub fn install(choice: HookChoice, force: bool) -> Result<Status> {
     let repo = crate::git::open()?;
-    let dir = hooks_dir(&repo)?;
+    let dirs = all_hooks_dirs(&repo)?;
     let mut plans = Vec::new();
-    for name in names(choice) {
-        let path = dir.join(name);
-        let wanted = shim(name);
-        let p = plan(name, &path, &wanted, force)?;
-        plans.push((*name, path, wanted, p));
+    for dir in &dirs {
+        for name in names(choice) {
+            let path = dir.join(name);
+            let wanted = shim(name);
+            let p = plan(name, &path, &wanted, force)?;
+            plans.push((dir, *name, path, wanted, p));
+        }
     }
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the hooks directory {}", dir.display()))?;
-    for (name, path, wanted, plan) in plans {
+    for (dir, name, path, wanted, plan) in plans {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the hooks directory {}", dir.display()))?;
         match plan {
             Plan::Current => {
                 eprintln!("leakgate: {} is already installed", path.display());
@@ -202,7 +215,41 @@ pub fn install(choice: HookChoice, force: bool) -> Result<Status> {
 
 pub fn uninstall(choice: HookChoice) -> Result<Status> {
     let repo = crate::git::open()?;
-    let dir = hooks_dir(&repo)?;
+    let dirs = all_hooks_dirs(&repo)?;
+    for dir in &dirs {
+        uninstall_from(dir, choice)?;
+    }
+    Ok(Status::Clean)
+}
+
+/// The hooks directories git runs hooks from for `repo` and every submodule checked out below
+/// it (nested ones included), each once: a global `core.hooksPath` is shared by all.
+fn all_hooks_dirs(repo: &git2::Repository) -> Result<Vec<PathBuf>> {
+    let mut dirs = vec![hooks_dir(repo)?];
+    let mut todo = submodules_of(repo)?;
+    while let Some(sub) = todo.pop() {
+        todo.extend(submodules_of(&sub)?);
+        let dir = hooks_dir(&sub)?;
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    Ok(dirs)
+}
+
+/// The repositories of `repo`'s submodules that are checked out. One registered but not
+/// checked out (`git submodule init` without `update`) has no repository and runs no hooks yet.
+fn submodules_of(repo: &git2::Repository) -> Result<Vec<git2::Repository>> {
+    if repo.workdir().is_none() {
+        return Ok(Vec::new());
+    }
+    let subs = repo
+        .submodules()
+        .context("cannot list the submodules (.gitmodules)")?;
+    Ok(subs.iter().filter_map(|s| s.open().ok()).collect())
+}
+
+fn uninstall_from(dir: &Path, choice: HookChoice) -> Result<()> {
     for name in names(choice) {
         let path = dir.join(name);
         let legacy = sibling(&path, FRAMEWORK_LEGACY);
@@ -230,7 +277,7 @@ pub fn uninstall(choice: HookChoice) -> Result<Status> {
             None => eprintln!("leakgate: removed {}", ours.display()),
         }
     }
-    Ok(Status::Clean)
+    Ok(())
 }
 
 fn is_ours(path: &Path) -> bool {
@@ -254,12 +301,8 @@ mod tests {
 
     #[test]
     fn shims_carry_the_marker_and_the_placeholder() {
-        for name in ["pre-commit", "pre-push"] {
-            let template = if name == "pre-push" {
-                PRE_PUSH
-            } else {
-                PRE_COMMIT
-            };
+        for name in ["pre-commit", "pre-applypatch", "pre-push"] {
+            let template = template(name);
             assert!(template.contains(MARKER), "{name}");
             assert!(template.contains(BIN_PLACEHOLDER), "{name}");
             assert!(shim(name).contains("LEAKGATE_INSTALLED_BIN='/"), "{name}");

@@ -17,7 +17,7 @@ const ZEROS: &str = "0000000000000000000000000000000000000000";
 // helpers
 
 /// Run PROGRAM with the harness's isolated environment plus `env` (an empty value removes it).
-fn run_env(
+pub(crate) fn run_env(
     r: &TestRepo,
     program: &str,
     cwd: &Path,
@@ -52,7 +52,7 @@ fn run_env(
 }
 
 #[track_caller]
-fn has(run: &Run, needle: &str) {
+pub(crate) fn has(run: &Run, needle: &str) {
     assert!(
         run.stdout.contains(needle) || run.stderr.contains(needle),
         "output lacks {needle:?}\n{}",
@@ -61,7 +61,7 @@ fn has(run: &Run, needle: &str) {
 }
 
 #[track_caller]
-fn lacks(run: &Run, needle: &str) {
+pub(crate) fn lacks(run: &Run, needle: &str) {
     assert!(
         !run.stdout.contains(needle) && !run.stderr.contains(needle),
         "output contains {needle:?}\n{}",
@@ -70,12 +70,12 @@ fn lacks(run: &Run, needle: &str) {
 }
 
 #[track_caller]
-fn refused(run: &Run) {
+pub(crate) fn refused(run: &Run) {
     assert_ne!(run.code, 0, "git must refuse\n{}", run.dump());
 }
 
 #[track_caller]
-fn succeeded(run: &Run) {
+pub(crate) fn succeeded(run: &Run) {
     assert_eq!(run.code, 0, "git must succeed\n{}", run.dump());
 }
 
@@ -131,21 +131,21 @@ fn rev(r: &TestRepo, what: &str) -> String {
     r.git(&["rev-parse", what]).stdout.trim().to_string()
 }
 
-fn commit_file(r: &TestRepo, path: &str, content: &str, msg: &str) -> String {
+pub(crate) fn commit_file(r: &TestRepo, path: &str, content: &str, msg: &str) -> String {
     r.stage(path, content);
     r.commit(msg);
     r.head()
 }
 
 /// A bare repository at tmp/remote.git, added as `origin`.
-fn add_bare_remote(r: &TestRepo) -> PathBuf {
+pub(crate) fn add_bare_remote(r: &TestRepo) -> PathBuf {
     let bare = r.tmp().join("remote.git");
     r.git_in(r.tmp(), &["init", "-q", "--bare", bare.to_str().unwrap()]);
     r.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
     bare
 }
 
-fn remote_sha(r: &TestRepo, branch: &str) -> Option<String> {
+pub(crate) fn remote_sha(r: &TestRepo, branch: &str) -> Option<String> {
     let out = r
         .git(&["ls-remote", "origin", &format!("refs/heads/{branch}")])
         .stdout;
@@ -192,7 +192,7 @@ fn real_home(var: &str, dir: &str) -> OsString {
     })
 }
 
-struct Framework {
+pub(crate) struct Framework {
     exe: PathBuf,
     env: Vec<(&'static str, OsString)>,
 }
@@ -200,7 +200,7 @@ struct Framework {
 impl Framework {
     /// `system_bin`: put the binary under test first on PATH (for `language: system`). The
     /// `language: rust` test leaves it off, so only the framework's own build can answer.
-    fn new(r: &TestRepo, system_bin: bool) -> Framework {
+    pub(crate) fn new(r: &TestRepo, system_bin: bool) -> Framework {
         let exe = pre_commit_exe();
         let path = if system_bin {
             path_with_bin()
@@ -227,11 +227,11 @@ impl Framework {
         Framework { exe, env }
     }
 
-    fn run(&self, r: &TestRepo, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, r: &TestRepo, args: &[&str]) -> Run {
         run_env(r, self.exe.to_str().unwrap(), &r.dir, args, &self.env)
     }
 
-    fn git(&self, r: &TestRepo, args: &[&str]) -> Run {
+    pub(crate) fn git(&self, r: &TestRepo, args: &[&str]) -> Run {
         run_env(r, "git", &r.dir, args, &self.env)
     }
 }
@@ -256,7 +256,7 @@ fn built_hook_binaries(home: &Path) -> Vec<PathBuf> {
 
 /// A throwaway git repository holding this checkout's current hook-repository files, committed:
 /// what `repo:` + `rev:` point at (the checkout itself may have uncommitted changes).
-fn hook_repo_snapshot(r: &TestRepo) -> (PathBuf, String) {
+pub(crate) fn hook_repo_snapshot(r: &TestRepo) -> (PathBuf, String) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dst = r.tmp().join("leakgate-hook-repo");
     for rel in [
@@ -297,7 +297,7 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-fn write_config(r: &TestRepo, repo: &Path, rev: &str, hooks: &[&str]) {
+pub(crate) fn write_config(r: &TestRepo, repo: &Path, rev: &str, hooks: &[&str]) {
     let mut cfg = format!(
         "default_install_hook_types: [pre-commit, pre-push]\nrepos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n",
         repo.display()

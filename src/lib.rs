@@ -12,6 +12,7 @@ pub mod detect;
 pub mod git;
 pub mod index;
 pub mod install;
+pub mod lfs;
 pub mod model;
 pub mod notebook;
 pub mod report;

@@ -160,8 +160,41 @@ impl<'c> Scanner<'c> {
             None => None,
         };
         let old_bytes = old.as_ref().map(|b| b.content());
+        let max = self.settings.max_blob_size;
+        if let Some(lfs) = crate::lfs::resolve(repo, &change.path, new, old_bytes, max)? {
+            return Ok(self.scan_lfs(&change.path, lfs, commit));
+        }
         // A symlink's blob is its target path: scanned like any other text.
         Ok(self.scan_content(&change.path, old_bytes, new, commit))
+    }
+
+    /// A file stored in Git LFS: its object is scanned like any staged content of that path.
+    fn scan_lfs(
+        &self,
+        path: &[u8],
+        lfs: crate::lfs::Resolved<'_>,
+        commit: Option<&str>,
+    ) -> Outcome {
+        match lfs {
+            crate::lfs::Resolved::Content {
+                new,
+                old,
+                new_in_lfs,
+            } => {
+                let mut out = self.scan_content(path, old.as_deref(), &new, commit);
+                if new_in_lfs {
+                    // The content is in LFS, so "large model file staged without LFS" is false.
+                    out.findings.retain(|f| f.rule != "model-not-in-lfs");
+                }
+                out
+            }
+            crate::lfs::Resolved::NotScanned { reason, note } => Outcome {
+                path: path.to_vec(),
+                skipped: Some(reason),
+                notes: vec![note],
+                ..Outcome::default()
+            },
+        }
     }
 
     /// Scan a file's new content; `old` is the previous version when only the difference counts.

@@ -123,3 +123,223 @@ fn pre_commit_framework_passes_symlinks_to_leakgate() {
     has(&commit, "latest");
     lacks(&commit, "(no files to check)");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Git LFS
+
+/// A repository with git-lfs enabled (its filters in the local config) tracking `patterns`.
+fn lfs_repo(patterns: &[&str]) -> TestRepo {
+    let r = TestRepo::new();
+    let lfs = r.try_git(&["lfs", "install", "--local"]);
+    assert_eq!(
+        lfs.code,
+        0,
+        "these tests drive the real git-lfs (.ci/run installs it: apt-get install git-lfs)\n{}",
+        lfs.dump()
+    );
+    for p in patterns {
+        r.git(&["lfs", "track", p]);
+    }
+    r.git(&["add", ".gitattributes"]);
+    r.commit("lfs tracking");
+    r
+}
+
+/// The staged blob really is a pointer: otherwise the test proves nothing about LFS.
+#[track_caller]
+fn assert_staged_as_pointer(r: &TestRepo, rel: &str) {
+    let blob = r.git(&["cat-file", "-p", &format!(":{rel}")]).stdout;
+    assert!(
+        blob.starts_with("version https://git-lfs.github.com/spec/v1\n"),
+        "{rel} is not staged as an LFS pointer:\n{blob}"
+    );
+}
+
+/// The object file of the staged pointer of `rel` in the default store.
+fn lfs_object(r: &TestRepo, rel: &str) -> std::path::PathBuf {
+    let blob = r.git(&["cat-file", "-p", &format!(":{rel}")]).stdout;
+    let oid = blob
+        .lines()
+        .find_map(|l| l.strip_prefix("oid sha256:"))
+        .expect("an oid line")
+        .to_string();
+    r.dir
+        .join(".git/lfs/objects")
+        .join(&oid[..2])
+        .join(&oid[2..4])
+        .join(oid)
+}
+
+#[test]
+fn lfs_tracked_jsonl_with_a_token_is_blocked_at_its_path() {
+    let r = lfs_repo(&["*.jsonl"]);
+    r.stage(
+        "data/train.jsonl",
+        format!("{{\"text\": \"hello\"}}\n{{\"text\": \"HF_TOKEN={HF_A}\"}}\n"),
+    );
+    assert_staged_as_pointer(&r, "data/train.jsonl");
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "rule"), ["huggingface-token"], "{v:#}");
+    assert_eq!(finding_field(&v, "path"), ["data/train.jsonl"], "{v:#}");
+    assert_eq!(v["findings"][0]["line"], 2, "{v:#}");
+}
+
+/// git-lfs keeps objects below `lfs.storage` (relative to the git dir) when it is set.
+#[test]
+fn lfs_storage_setting_is_honoured() {
+    let r = lfs_repo(&["*.jsonl"]);
+    r.git(&["config", "lfs.storage", "elsewhere"]);
+    r.stage("t.jsonl", format!("{{\"k\": \"{HF_B}\"}}\n"));
+    assert_staged_as_pointer(&r, "t.jsonl");
+    assert!(r.dir.join(".git/elsewhere/objects").is_dir());
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "path"), ["t.jsonl"], "{v:#}");
+}
+
+#[test]
+fn lfs_tracked_notebook_with_a_token_in_an_output_is_blocked() {
+    let r = lfs_repo(&["*.ipynb"]);
+    let nb = serde_json::json!({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{
+            "cell_type": "code", "id": "c1", "metadata": {}, "execution_count": 1,
+            "source": ["import os\n", "print(os.environ['HF_TOKEN'])\n"],
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": [format!("{HF_C}\n")]}]
+        }]
+    });
+    r.stage("explore.ipynb", serde_json::to_vec_pretty(&nb).unwrap());
+    assert_staged_as_pointer(&r, "explore.ipynb");
+    let v = r.check_json(1);
+    let f = &v["findings"][0];
+    assert_eq!(f["rule"], "huggingface-token", "{v:#}");
+    assert_eq!(f["path"], "explore.ipynb", "{v:#}");
+    assert_eq!(f["part"], "output", "the notebook path read it: {v:#}");
+}
+
+/// pickle bytes whose loading calls os.system, made by python3's own pickle module.
+fn malicious_pickle(r: &TestRepo) -> Vec<u8> {
+    let script = "import os, pickle, sys\n\
+                  class Run:\n    def __reduce__(self):\n        return (os.system, ('true',))\n\
+                  sys.stdout.buffer.write(pickle.dumps({'weights': [1.0, 2.0], 'hook': Run()}, protocol=2))\n";
+    let mut c = r.command("python3", &r.dir);
+    c.args(["-c", script]);
+    let out = c.output().expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn lfs_tracked_pickle_that_runs_os_system_is_blocked_by_the_model_check() {
+    let r = lfs_repo(&["*.pkl", "*.bin"]);
+    r.stage("model/classifier.pkl", malicious_pickle(&r));
+    assert_staged_as_pointer(&r, "model/classifier.pkl");
+    let v = r.check_json(1);
+    assert_eq!(
+        finding_field(&v, "rule"),
+        ["pickle-dangerous-import"],
+        "{v:#}"
+    );
+    assert_eq!(finding_field(&v, "path"), ["model/classifier.pkl"], "{v:#}");
+}
+
+/// A large model file in LFS is where it belongs: the "not in LFS" warning must not fire for
+/// its object, and still fires for the same file staged as a plain blob.
+#[test]
+fn large_model_file_in_lfs_gets_no_not_in_lfs_warning() {
+    let r = lfs_repo(&["*.bin"]);
+    r.write(".leakgate.toml", "[models]\nlfs_warn_size = 1000\n");
+    let weights: Vec<u8> = (0..4096u32).flat_map(|i| i.to_le_bytes()).collect();
+    r.stage("weights.bin", &weights);
+    assert_staged_as_pointer(&r, "weights.bin");
+    let v = r.check_json(0);
+    assert!(
+        !finding_field(&v, "rule").contains(&"model-not-in-lfs".to_string()),
+        "{v:#}"
+    );
+    // The object was read: the pointer is text, the object binary.
+    assert_eq!(v["skipped"][0]["path"], "weights.bin", "{v:#}");
+    assert_eq!(v["skipped"][0]["reason"], "binary", "{v:#}");
+    r.stage("plain/weights.pt", &weights);
+    let v = r.check_json(0);
+    assert_eq!(finding_field(&v, "rule"), ["model-not-in-lfs"], "{v:#}");
+    assert_eq!(finding_field(&v, "path"), ["plain/weights.pt"], "{v:#}");
+}
+
+/// Added-lines semantics hold through LFS: the previous version is HEAD's object, so an old
+/// token in an edited file is not reported again, and a new one is.
+#[test]
+fn lfs_file_edited_elsewhere_does_not_re_report_its_old_token() {
+    let r = lfs_repo(&["*.jsonl"]);
+    r.stage("log.jsonl", format!("{{\"old\": \"{HF_A}\"}}\n"));
+    r.commit("with an old token");
+    r.stage(
+        "log.jsonl",
+        format!("{{\"old\": \"{HF_A}\"}}\n{{\"more\": \"data\"}}\n"),
+    );
+    assert_staged_as_pointer(&r, "log.jsonl");
+    r.check_json(0);
+    r.stage(
+        "log.jsonl",
+        format!("{{\"old\": \"{HF_A}\"}}\n{{\"more\": \"data\"}}\n{{\"new\": \"{HF_B}\"}}\n"),
+    );
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "path"), ["log.jsonl"], "{v:#}");
+    assert_eq!(v["findings"][0]["line"], 3, "only the new token: {v:#}");
+}
+
+/// No local object (a clone with `GIT_LFS_SKIP_SMUDGE`, a pruned store): nothing can be read,
+/// so the file is listed as not scanned, visibly, without --verbose. Exit 0: `git lfs push`
+/// cannot upload an object that is not here either, and the listing says how to scan it.
+#[test]
+fn lfs_pointer_whose_object_is_missing_is_listed_as_not_scanned() {
+    let r = lfs_repo(&["*.jsonl"]);
+    r.stage("gone.jsonl", format!("{{\"k\": \"{HF_C}\"}}\n"));
+    std::fs::remove_file(lfs_object(&r, "gone.jsonl")).unwrap();
+    let run = r.leakgate(&["check-staged"]);
+    run.code(0);
+    run.stderr_has("gone.jsonl was NOT scanned")
+        .stderr_has("git lfs fetch")
+        .stderr_has("skipped 1 Git LFS object");
+    let v = r.check_json(0);
+    assert_eq!(v["skipped"][0]["path"], "gone.jsonl", "{v:#}");
+}
+
+/// An object that does not hash to its pointer's oid: what would be pushed is unknown, so the
+/// commit is blocked (exit 2) with the way out.
+#[test]
+fn lfs_object_that_fails_verification_blocks() {
+    let r = lfs_repo(&["*.jsonl"]);
+    r.stage("bad.jsonl", "{\"k\": 1}\n");
+    let obj = lfs_object(&r, "bad.jsonl");
+    let mut perms = std::fs::metadata(&obj).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&obj, perms).unwrap();
+    std::fs::write(&obj, "{\"k\": 2}\n").unwrap();
+    let run = r.leakgate(&["check-staged"]);
+    assert_fails_closed(
+        &run,
+        &["bad.jsonl", "does not match its pointer", "git lfs fsck"],
+    );
+}
+
+#[test]
+fn check_range_scans_lfs_objects_of_each_commit() {
+    let r = lfs_repo(&["*.jsonl"]);
+    let base = r.head();
+    r.stage("a.jsonl", "{\"ok\": 1}\n");
+    r.commit("clean");
+    r.stage("a.jsonl", format!("{{\"ok\": 1}}\n{{\"k\": \"{HF_A}\"}}\n"));
+    r.commit("leak");
+    let leak = r.head();
+    let run = r.leakgate(&["check-range", &format!("{base}..HEAD"), "--format", "json"]);
+    run.code(1);
+    let v = run.json();
+    assert_eq!(finding_field(&v, "path"), ["a.jsonl"], "{v:#}");
+    assert_eq!(finding_field(&v, "commit"), [leak], "{v:#}");
+    assert_eq!(v["findings"][0]["line"], 2, "{v:#}");
+}

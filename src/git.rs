@@ -12,7 +12,10 @@
 //!   index forms that reader leaves alone are loaded through libgit2 instead;
 //! - unborn HEAD (first commit) diffs against the empty tree; any other failure to read HEAD, the
 //!   index or an object is an error that blocks (fail closed), never an empty diff;
-//! - deletions and gitlinks are dropped here; everything else becomes a `Change`.
+//! - an added file git paired with no rename source (moved and grown past 50 % similarity) takes
+//!   the removed file it shares the most lines with as its previous version, so lines that were
+//!   committed before are not new again;
+//! - deletions are dropped here; gitlinks are listed; everything else becomes a `Change`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -348,12 +351,19 @@ fn diff_options() -> DiffOptions {
     opts
 }
 
-fn collect(_repo: &Repository, diff: &mut git2::Diff<'_>) -> Result<Changes> {
+fn collect(repo: &Repository, diff: &mut git2::Diff<'_>) -> Result<Changes> {
     let mut find = DiffFindOptions::new();
     find.renames(true);
     diff.find_similar(Some(&mut find))
         .context("rename detection failed")?;
     let mut out = Changes::default();
+    // Removed regular files: sources for added files git paired with nothing.
+    let removed: Vec<Oid> = diff
+        .deltas()
+        .filter(|d| d.status() == Delta::Deleted && d.old_file().mode() != FileMode::Commit)
+        .map(|d| d.old_file().id())
+        .collect();
+    let mut unpaired = Vec::new();
     for delta in diff.deltas() {
         let new = delta.new_file();
         let path = new
@@ -382,12 +392,75 @@ fn collect(_repo: &Repository, diff: &mut git2::Diff<'_>) -> Result<Changes> {
             _ => Some(delta.old_file().id()).filter(|o| !o.is_zero()),
         };
         let old = old.filter(|_| delta.old_file().mode() != FileMode::Commit);
+        if delta.status() == Delta::Added {
+            unpaired.push(out.files.len());
+        }
         out.files.push(Change {
             old,
             ..change(path, new.id(), false)
         });
     }
+    if !removed.is_empty() {
+        for i in unpaired {
+            let c = &mut out.files[i];
+            c.old = closest_removed(repo, c.new, &removed)
+                .with_context(|| format!("pairing {} with a removed file", show(&c.path)))?;
+        }
+    }
     Ok(out)
+}
+
+fn show(path: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(path)
+}
+
+/// Pairing bounds: a file past this size, or more candidates than this, is compared with
+/// nothing (its lines stay new, the safe direction), so a commit that moves a tree of large
+/// files costs no more than reading each once.
+const PAIR_MAX_SIZE: usize = 4 << 20;
+const PAIR_MAX_CANDIDATES: usize = 200;
+
+/// The removed file sharing the most distinct non-blank lines with the added blob `new`. Git
+/// pairs a rename only above 50 % similarity, so a file moved and grown past that shows as
+/// deleted + added and its untouched old lines would count as new; they are not: they were
+/// committed before, in the removed file.
+fn closest_removed(repo: &Repository, new: Oid, removed: &[Oid]) -> Result<Option<Oid>> {
+    if removed.len() > PAIR_MAX_CANDIDATES {
+        return Ok(None);
+    }
+    let blob = repo
+        .find_blob(new)
+        .with_context(|| format!("cannot read blob {new}"))?;
+    let Some(lines) = distinct_lines(blob.content()) else {
+        return Ok(None);
+    };
+    let mut best: Option<(usize, Oid)> = None;
+    for &id in removed {
+        let old = repo
+            .find_blob(id)
+            .with_context(|| format!("cannot read removed blob {id}"))?;
+        let Some(old_lines) = distinct_lines(old.content()) else {
+            continue;
+        };
+        let common = old_lines.iter().filter(|l| lines.contains(*l)).count();
+        if common > best.map_or(0, |(n, _)| n) {
+            best = Some((common, id));
+        }
+    }
+    Ok(best.map(|(_, id)| id))
+}
+
+/// Distinct trimmed non-blank lines of a text blob; None for binary or oversized content.
+fn distinct_lines(data: &[u8]) -> Option<std::collections::HashSet<&[u8]>> {
+    if data.len() > PAIR_MAX_SIZE || memchr::memchr(0, &data[..data.len().min(8000)]).is_some() {
+        return None;
+    }
+    Some(
+        data.split(|&b| b == b'\n')
+            .map(|l| l.trim_ascii())
+            .filter(|l| !l.is_empty())
+            .collect(),
+    )
 }
 
 /// Below this size inflating a blob costs about what opening, reading and hashing the

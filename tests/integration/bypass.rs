@@ -343,3 +343,49 @@ fn check_range_scans_lfs_objects_of_each_commit() {
     assert_eq!(finding_field(&v, "commit"), [leak], "{v:#}");
     assert_eq!(v["findings"][0]["line"], 2, "{v:#}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// renames below git's similarity threshold
+
+/// A file moved and grown past git's 50 % similarity is diffed as deleted + added: its
+/// untouched old token used to be reported again. The removed file with the most lines in
+/// common now stands as its previous version; a new token in it is still reported.
+#[test]
+fn file_renamed_and_grown_past_the_similarity_threshold_does_not_re_report_its_old_token() {
+    let r = TestRepo::new();
+    let old = format!("import os\nTOKEN = \"{HF_A}\"\ndef main():\n    return TOKEN\n");
+    commit_file(&r, "old_name.py", &old, "with an old token");
+    std::fs::remove_file(r.dir.join("old_name.py")).unwrap();
+    let grown: String = (0..40)
+        .map(|i| format!("def helper_{i}():\n    return {i}\n"))
+        .collect();
+    r.stage("pkg/new_name.py", format!("{old}{grown}"));
+    r.git(&["add", "-A"]);
+    let status = r.git(&["diff", "--cached", "-M", "--name-status"]).stdout;
+    assert!(
+        status.contains("A\tpkg/new_name.py") && status.contains("D\told_name.py"),
+        "git must not pair them itself, or this test proves nothing:\n{status}"
+    );
+    let v = r.check_json(0);
+    assert!(finding_field(&v, "rule").is_empty(), "{v:#}");
+
+    r.stage("pkg/new_name.py", format!("{old}{grown}NEW = \"{HF_B}\"\n"));
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "path"), ["pkg/new_name.py"], "{v:#}");
+    assert_eq!(
+        v["findings"].as_array().unwrap().len(),
+        1,
+        "only the new token: {v:#}"
+    );
+
+    // The same through check-range once committed.
+    r.commit("moved and grown");
+    let run = r.leakgate(&["check-range", "HEAD~1..HEAD", "--format", "json"]);
+    run.code(1);
+    assert_eq!(
+        run.json()["findings"].as_array().unwrap().len(),
+        1,
+        "{}",
+        run.dump()
+    );
+}

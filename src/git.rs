@@ -42,12 +42,24 @@ pub struct Change {
     pub worktree: bool,
 }
 
+/// A submodule entry (gitlink) whose recorded commit changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gitlink {
+    pub path: Vec<u8>,
+    /// The commit recorded before; None for a new submodule.
+    pub old: Option<Oid>,
+    pub new: Oid,
+}
+
 /// The result of listing a diff: what to scan and what was skipped on purpose.
 #[derive(Debug, Default)]
 pub struct Changes {
     pub files: Vec<Change>,
     /// (path, reason) for entries deliberately not scanned (submodules).
     pub skipped: Vec<(Vec<u8>, String)>,
+    /// The submodule moves among `skipped`: a caller that can scan the commits they bring in
+    /// (see `submodule`) takes them out of `skipped`.
+    pub gitlinks: Vec<Gitlink>,
 }
 
 /// Open the repository the way git itself would for a hook run in this environment.
@@ -220,6 +232,11 @@ fn push_entry(out: &mut Changes, path: &[u8], e: &index::Entry, worktree: bool) 
     if e.mode == index::MODE_GITLINK {
         out.skipped
             .push((path.to_vec(), "submodule (gitlink)".to_string()));
+        out.gitlinks.push(Gitlink {
+            path: path.to_vec(),
+            old: None,
+            new: e.id,
+        });
     } else {
         out.files.push(change(path.to_vec(), e.id, worktree));
     }
@@ -343,10 +360,12 @@ pub fn commit_changes(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Ch
 
 fn diff_options() -> DiffOptions {
     let mut opts = DiffOptions::new();
-    // Typechanges (file <-> symlink) are reported as such rather than as delete+add, and
-    // submodule contents are never walked.
+    // Typechanges (file <-> symlink) are reported as such rather than as delete+add. Submodules
+    // are not ignored: with that flag libgit2 drops a moved gitlink from the diff altogether, and
+    // a commit that moves one looked like it changed nothing. Tree and index diffs compare
+    // gitlink ids only; no submodule working tree is walked.
     opts.include_typechange(true)
-        .ignore_submodules(true)
+        .ignore_submodules(false)
         .context_lines(0);
     opts
 }
@@ -384,6 +403,13 @@ fn collect(repo: &Repository, diff: &mut git2::Diff<'_>) -> Result<Changes> {
             _ => {}
         }
         if new.mode() == FileMode::Commit {
+            let before = delta.old_file();
+            out.gitlinks.push(Gitlink {
+                path: path.clone(),
+                old: (before.mode() == FileMode::Commit && !before.id().is_zero())
+                    .then(|| before.id()),
+                new: new.id(),
+            });
             out.skipped.push((path, "submodule (gitlink)".to_string()));
             continue;
         }

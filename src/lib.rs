@@ -19,5 +19,6 @@ pub mod report;
 pub mod rules;
 pub mod run;
 pub mod source;
+pub mod submodule;
 #[cfg(test)]
 mod test_rng;

@@ -227,6 +227,9 @@ fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
         changes
             .skipped
             .retain(|(p, _)| wanted.iter().any(|w| git::path_is_under(p, w)));
+        changes
+            .gitlinks
+            .retain(|l| wanted.iter().any(|w| git::path_is_under(&l.path, w)));
         let staged: HashSet<Vec<u8>> = changes.files.iter().map(|c| c.path.clone()).collect();
         // Named paths without a staged change are scanned whole, as staged in the index.
         changes.files.extend(
@@ -254,6 +257,12 @@ fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
     }
     let mut outcomes = scanner.scan_changes(&repo, &changes.files, None)?;
     drop_merged_secrets(&repo, &merge_head_trees(&repo)?, &mut outcomes);
+    // Moved submodules: the commits they bring in are scanned (or listed as not scanned).
+    let links = std::mem::take(&mut changes.gitlinks);
+    changes
+        .skipped
+        .retain(|(p, _)| !links.iter().any(|l| &l.path == p));
+    outcomes.extend(crate::submodule::scan_gitlinks(&repo, &scanner, &links)?);
     for (path, reason) in changes.skipped {
         outcomes.push(skipped_outcome(&path, reason));
     }

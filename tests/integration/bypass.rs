@@ -389,3 +389,148 @@ fn file_renamed_and_grown_past_the_similarity_threshold_does_not_re_report_its_o
         run.dump()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// submodules
+
+/// A superproject with a submodule `lib` cloned from tmp/lib-src (one clean commit), committed.
+fn with_submodule() -> TestRepo {
+    let r = TestRepo::new();
+    let src = r.tmp().join("lib-src");
+    r.git_in(r.tmp(), &["init", "-q", src.to_str().unwrap()]);
+    std::fs::write(src.join("lib.py"), "def f():\n    return 1\n").unwrap();
+    r.git_in(&src, &["add", "lib.py"]);
+    r.git_in(&src, &["commit", "-q", "-m", "lib"]);
+    commit_file(&r, "README.md", "app\n", "base");
+    r.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        src.to_str().unwrap(),
+        "lib",
+    ]);
+    r.commit("add lib");
+    r
+}
+
+/// A commit inside the checked-out submodule (without its hook), returning its id.
+fn commit_in_submodule(r: &TestRepo, rel: &str, content: &str) -> String {
+    let sub = r.dir.join("lib");
+    std::fs::write(sub.join(rel), content).unwrap();
+    r.git_in(&sub, &["add", rel]);
+    r.git_in(&sub, &["commit", "-q", "--no-verify", "-m", "sub change"]);
+    r.git_in(&sub, &["rev-parse", "HEAD"])
+        .stdout
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn superproject_staging_a_moved_gitlink_scans_the_submodule_commits_it_brings_in() {
+    let r = with_submodule();
+    commit_in_submodule(&r, "a.py", "x = 1\n");
+    let leak = commit_in_submodule(&r, "settings.py", &format!("HF = \"{HF_A}\"\n"));
+    r.git(&["add", "lib"]);
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "path"), ["lib/settings.py"], "{v:#}");
+    assert_eq!(finding_field(&v, "commit"), [leak.as_str()], "{v:#}");
+    let notes = v["notes"].to_string();
+    assert!(notes.contains("submodule lib: scanned 2 commits"), "{v:#}");
+
+    // Through the real hook: `git commit` in the superproject is refused.
+    r.install_hook();
+    let before = r.head();
+    let commit = r.try_git(&["commit", "-m", "bump lib"]);
+    refused(&commit);
+    has(&commit, "lib/settings.py");
+    has(&commit, &leak[..12]);
+    assert_eq!(r.head(), before);
+}
+
+/// Only what the superproject did not record before: an old token in the submodule's history
+/// is not reported again when the gitlink moves on.
+#[test]
+fn moving_a_gitlink_on_scans_only_old_to_new_and_lists_it() {
+    let r = with_submodule();
+    commit_in_submodule(&r, "old.py", &format!("HF = \"{HF_B}\"\n"));
+    r.git(&["add", "lib"]);
+    r.commit("bump with a token, committed without the hook");
+    commit_in_submodule(&r, "b.py", "y = 2\n");
+    r.git(&["add", "lib"]);
+    let run = r.leakgate(&["check-staged"]);
+    run.code(0);
+    run.stderr_has("submodule lib: scanned 1 commit (");
+    lacks(
+        &run,
+        "scanned 0 files, 0 lines, 0 B in staged changes; 0 findings\n",
+    );
+}
+
+/// A new submodule: every commit reachable from the recorded one is new to the superproject.
+#[test]
+fn adding_a_submodule_whose_history_holds_a_token_is_blocked() {
+    let r = TestRepo::new();
+    let src = r.tmp().join("vendored");
+    r.git_in(r.tmp(), &["init", "-q", src.to_str().unwrap()]);
+    std::fs::write(src.join("cfg.py"), format!("HF = \"{HF_C}\"\n")).unwrap();
+    r.git_in(&src, &["add", "cfg.py"]);
+    r.git_in(&src, &["commit", "-q", "-m", "leak"]);
+    std::fs::write(src.join("cfg.py"), "HF = None\n").unwrap();
+    r.git_in(&src, &["commit", "-q", "-am", "removed again"]);
+    commit_file(&r, "README.md", "app\n", "base");
+    r.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        src.to_str().unwrap(),
+        "third_party/vendored",
+    ]);
+    let v = r.check_json(1);
+    assert_eq!(
+        finding_field(&v, "path"),
+        ["third_party/vendored/cfg.py"],
+        "{v:#}"
+    );
+}
+
+/// A gitlink naming a commit the submodule's repository does not have: listed as not scanned,
+/// visibly, never a silent "scanned 0 files".
+#[test]
+fn gitlink_to_a_commit_not_available_locally_is_listed_as_not_scanned() {
+    let r = with_submodule();
+    let absent = "1234567890abcdef1234567890abcdef12345678";
+    r.git(&[
+        "update-index",
+        "--cacheinfo",
+        &format!("160000,{absent},lib"),
+    ]);
+    let run = r.leakgate(&["check-staged"]);
+    run.code(0);
+    run.stderr_has("submodule lib was NOT scanned")
+        .stderr_has("commit 1234567890ab is not in its local repository")
+        .stderr_has("skipped 1 submodule (gitlink)");
+}
+
+/// git runs a submodule's hooks from `.git/modules/<name>/hooks`: `leakgate install` puts them
+/// there too, so a commit inside the submodule is refused at once.
+#[test]
+fn install_covers_the_submodules_present() {
+    let r = with_submodule();
+    r.install_hook();
+    let hooks = r.git_in(&r.dir.join("lib"), &["rev-parse", "--git-path", "hooks"]);
+    let hooks = r.dir.join("lib").join(hooks.stdout.trim());
+    assert!(hooks.join("pre-commit").is_file(), "{}", hooks.display());
+    assert!(hooks.join("pre-applypatch").is_file());
+    let sub = r.dir.join("lib");
+    std::fs::write(sub.join("k.py"), format!("K = \"{HF_A}\"\n")).unwrap();
+    r.git_in(&sub, &["add", "k.py"]);
+    let commit = r.try_git_in(&sub, &["commit", "-m", "leak"]);
+    refused(&commit);
+    has(&commit, "huggingface-token");
+    r.leakgate(&["uninstall"]).code(0);
+    assert!(!hooks.join("pre-commit").exists());
+}

@@ -767,12 +767,12 @@ fn gitlinks_are_listed_as_skipped_and_replacing_one_is_scanned() {
     let v = r.check_json(0);
     assert_eq!(
         v["skipped"],
-        serde_json::json!([{"path": "vendor/sub", "reason": "submodule (gitlink)"}])
+        serde_json::json!([{"path": "vendor/sub", "reason": "submodule (gitlink): not scanned, no local repository"}])
     );
     assert_eq!(v["scanned"]["files"], 0);
     r.leakgate(&["check-staged", "--verbose"])
         .code(0)
-        .stderr_has("skipped: vendor/sub (submodule (gitlink))")
+        .stderr_has("skipped: vendor/sub (submodule (gitlink): not scanned")
         .stderr_has("skipped 1 submodule (gitlink)");
 
     // The gitlink committed, then replaced by a file with a token: scanned whole.

@@ -534,3 +534,21 @@ fn install_covers_the_submodules_present() {
     r.leakgate(&["uninstall"]).code(0);
     assert!(!hooks.join("pre-commit").exists());
 }
+
+/// The framework tags a submodule path `directory`; with `types: [file]` a bumped gitlink never
+/// reached leakgate through the framework while the installed hook scanned it.
+#[test]
+fn pre_commit_framework_passes_a_moved_submodule_to_leakgate() {
+    let r = with_submodule();
+    let fw = Framework::new(&r, true);
+    let (hook_repo, sha) = hook_repo_snapshot(&r);
+    write_config(&r, &hook_repo, &sha, &["leakgate-system"]);
+    let install = fw.run(&r, &["install"]);
+    assert_eq!(install.code, 0, "{}", install.dump());
+    let leak = commit_in_submodule(&r, "cfg.py", &format!("HF = \"{HF_B}\"\n"));
+    r.git(&["add", "lib"]);
+    let commit = fw.git(&r, &["commit", "-m", "bump lib"]);
+    refused(&commit);
+    has(&commit, "lib/cfg.py");
+    has(&commit, &leak[..12]);
+}

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Build and install leakgate, then install its pre-commit hook into the repository you run this
-# from (if any). Safe to run twice: cargo reinstalls in place and `leakgate install` leaves an
+# Build and install leakgate, then install its pre-commit hooks (pre-commit and pre-applypatch, in
+# the repository you run this from and its checked-out submodules, if any). Safe to run twice: cargo reinstalls in place and `leakgate install` leaves an
 # up-to-date hook alone. Usage: /path/to/leakgate/install.sh [--hook pre-commit|pre-push|both]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

@@ -17,7 +17,7 @@
 //!   committed before are not new again;
 //! - deletions are dropped here; gitlinks are listed; everything else becomes a `Change`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -426,10 +426,11 @@ fn collect(repo: &Repository, diff: &mut git2::Diff<'_>) -> Result<Changes> {
             ..change(path, new.id(), false)
         });
     }
-    if !removed.is_empty() {
+    if !removed.is_empty() && !unpaired.is_empty() {
+        let candidates = removed_lines(repo, &removed)?;
         for i in unpaired {
             let c = &mut out.files[i];
-            c.old = closest_removed(repo, c.new, &removed)
+            c.old = closest_removed(repo, c.new, &candidates)
                 .with_context(|| format!("pairing {} with a removed file", show(&c.path)))?;
         }
     }
@@ -440,51 +441,76 @@ fn show(path: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(path)
 }
 
-/// Pairing bounds: a file past this size, or more candidates than this, is compared with
-/// nothing (its lines stay new, the safe direction), so a commit that moves a tree of large
-/// files costs no more than reading each once.
+/// Pairing bounds: a file past this size is compared with nothing, and removed files are read
+/// only up to a total budget and count, so a commit that moves a tree of large files costs no
+/// more than reading each once. Past a bound lines stay new: the safe direction.
 const PAIR_MAX_SIZE: usize = 4 << 20;
+const PAIR_BUDGET: usize = 64 << 20;
 const PAIR_MAX_CANDIDATES: usize = 200;
+
+/// A removed file's distinct non-blank lines, hashed (a collision only lets an unrelated line
+/// count as old for pairing; the added-line diff itself compares real lines).
+struct Removed {
+    id: Oid,
+    lines: HashSet<u64>,
+}
+
+fn removed_lines(repo: &Repository, removed: &[Oid]) -> Result<Vec<Removed>> {
+    let mut out = Vec::new();
+    let mut budget = PAIR_BUDGET;
+    for &id in removed.iter().take(PAIR_MAX_CANDIDATES) {
+        let blob = repo
+            .find_blob(id)
+            .with_context(|| format!("cannot read removed blob {id}"))?;
+        let Some(lines) = line_hashes(blob.content()) else {
+            continue;
+        };
+        budget = match budget.checked_sub(blob.size()) {
+            Some(b) => b,
+            None => break,
+        };
+        out.push(Removed { id, lines });
+    }
+    Ok(out)
+}
 
 /// The removed file sharing the most distinct non-blank lines with the added blob `new`. Git
 /// pairs a rename only above 50 % similarity, so a file moved and grown past that shows as
 /// deleted + added and its untouched old lines would count as new; they are not: they were
 /// committed before, in the removed file.
-fn closest_removed(repo: &Repository, new: Oid, removed: &[Oid]) -> Result<Option<Oid>> {
-    if removed.len() > PAIR_MAX_CANDIDATES {
+fn closest_removed(repo: &Repository, new: Oid, candidates: &[Removed]) -> Result<Option<Oid>> {
+    if candidates.is_empty() {
         return Ok(None);
     }
     let blob = repo
         .find_blob(new)
         .with_context(|| format!("cannot read blob {new}"))?;
-    let Some(lines) = distinct_lines(blob.content()) else {
+    let Some(lines) = line_hashes(blob.content()) else {
         return Ok(None);
     };
     let mut best: Option<(usize, Oid)> = None;
-    for &id in removed {
-        let old = repo
-            .find_blob(id)
-            .with_context(|| format!("cannot read removed blob {id}"))?;
-        let Some(old_lines) = distinct_lines(old.content()) else {
-            continue;
-        };
-        let common = old_lines.iter().filter(|l| lines.contains(*l)).count();
+    for r in candidates {
+        let common = r.lines.iter().filter(|h| lines.contains(*h)).count();
         if common > best.map_or(0, |(n, _)| n) {
-            best = Some((common, id));
+            best = Some((common, r.id));
         }
     }
     Ok(best.map(|(_, id)| id))
 }
 
-/// Distinct trimmed non-blank lines of a text blob; None for binary or oversized content.
-fn distinct_lines(data: &[u8]) -> Option<std::collections::HashSet<&[u8]>> {
+/// Hashes of the distinct trimmed non-blank lines of a text blob; None for binary or oversized
+/// content.
+fn line_hashes(data: &[u8]) -> Option<HashSet<u64>> {
+    use std::hash::{BuildHasher, BuildHasherDefault};
     if data.len() > PAIR_MAX_SIZE || memchr::memchr(0, &data[..data.len().min(8000)]).is_some() {
         return None;
     }
+    let hasher = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
     Some(
         data.split(|&b| b == b'\n')
             .map(|l| l.trim_ascii())
             .filter(|l| !l.is_empty())
+            .map(|l| hasher.hash_one(l))
             .collect(),
     )
 }

@@ -8,7 +8,8 @@
 //!   every commit reachable from `new` (nothing is known to be recorded already);
 //! - every gitlink change is listed: as "scanned N commits" in a note, or as not scanned with the
 //!   reason (no local repository, the commit is not there) — never silently "scanned 0 files";
-//! - findings carry the submodule path as a prefix of their path, and the submodule commit;
+//! - findings carry the submodule path as a prefix of their path, and the submodule commit; a
+//!   merge reports only what none of its other parents had at that path (as `check-range`);
 //! - the submodule's repository is opened by path, never from git's environment (`GIT_DIR` and
 //!   `GIT_INDEX_FILE` belong to the superproject's hook run).
 
@@ -145,8 +146,33 @@ fn scan_commit(
     let mut out = Vec::new();
     // One at a time: scan_changes' workers reopen the repository from git's environment, which
     // in a hook is the superproject's.
+    // A merge shows, against its first parent, what the merged branch added; those commits are
+    // scanned on their own, so only secrets no other parent had at that path are the merge's.
+    let others: Vec<git2::Tree<'_>> = commit
+        .parents()
+        .skip(1)
+        .map(|p| p.tree())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("cannot read the parents of merge {id}"))?;
     for c in &changes.files {
         let mut o = scanner.scan_change(sub, c, Some(&hex))?;
+        if !others.is_empty() {
+            let path = std::str::from_utf8(&c.path).map(std::path::Path::new);
+            let theirs: Vec<Oid> = others
+                .iter()
+                .filter_map(|t| path.ok().and_then(|p| t.get_path(p).ok()).map(|e| e.id()))
+                .collect();
+            o.findings.retain(|f| {
+                !theirs.iter().any(|&id| {
+                    // Model findings carry no secret: only an identical file was seen before.
+                    id == c.new
+                        || (!f.secret.0.is_empty()
+                            && sub.find_blob(id).is_ok_and(|b| {
+                                memchr::memmem::find(b.content(), &f.secret.0).is_some()
+                            }))
+                })
+            });
+        }
         o.path = under(&c.path);
         for f in &mut o.findings {
             f.location.path = under(&f.location.path);

@@ -552,3 +552,20 @@ fn pre_commit_framework_passes_a_moved_submodule_to_leakgate() {
     has(&commit, "lib/cfg.py");
     has(&commit, &leak[..12]);
 }
+
+/// A merge inside the submodule range brings in what its merged branch added; that branch's
+/// commit is scanned on its own, so the token is reported once, on the commit that added it.
+#[test]
+fn submodule_merge_commit_does_not_report_a_merged_token_twice() {
+    let r = with_submodule();
+    let sub = r.dir.join("lib");
+    r.git_in(&sub, &["checkout", "-q", "-b", "topic"]);
+    let leak = commit_in_submodule(&r, "t.py", &format!("T = \"{HF_C}\"\n"));
+    r.git_in(&sub, &["checkout", "-q", "-"]);
+    commit_in_submodule(&r, "u.py", "u = 1\n");
+    r.git_in(&sub, &["merge", "-q", "--no-ff", "--no-edit", "topic"]);
+    r.git(&["add", "lib"]);
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "path"), ["lib/t.py"], "{v:#}");
+    assert_eq!(finding_field(&v, "commit"), [leak.as_str()], "{v:#}");
+}

@@ -448,15 +448,22 @@ const PAIR_MAX_SIZE: usize = 4 << 20;
 const PAIR_BUDGET: usize = 64 << 20;
 const PAIR_MAX_CANDIDATES: usize = 200;
 
-/// A removed file's distinct non-blank lines, hashed (a collision only lets an unrelated line
-/// count as old for pairing; the added-line diff itself compares real lines).
+/// The removed files' distinct non-blank lines, hashed, as line -> files holding it (a hash
+/// collision only lets an unrelated line count for pairing; the added-line diff itself compares
+/// real lines). Lines that many removed files share (boilerplate) say nothing about which file
+/// moved and are left out, which also keeps pairing linear in the lines read.
 struct Removed {
-    id: Oid,
-    lines: HashSet<u64>,
+    ids: Vec<Oid>,
+    files_of: HashMap<u64, Vec<u32>>,
 }
 
-fn removed_lines(repo: &Repository, removed: &[Oid]) -> Result<Vec<Removed>> {
-    let mut out = Vec::new();
+const PAIR_COMMON_LINE: usize = 8;
+
+fn removed_lines(repo: &Repository, removed: &[Oid]) -> Result<Removed> {
+    let mut out = Removed {
+        ids: Vec::new(),
+        files_of: HashMap::new(),
+    };
     let mut budget = PAIR_BUDGET;
     for &id in removed.iter().take(PAIR_MAX_CANDIDATES) {
         let blob = repo
@@ -469,8 +476,14 @@ fn removed_lines(repo: &Repository, removed: &[Oid]) -> Result<Vec<Removed>> {
             Some(b) => b,
             None => break,
         };
-        out.push(Removed { id, lines });
+        let n = out.ids.len() as u32;
+        out.ids.push(id);
+        for h in lines {
+            out.files_of.entry(h).or_default().push(n);
+        }
     }
+    out.files_of
+        .retain(|_, files| files.len() <= PAIR_COMMON_LINE);
     Ok(out)
 }
 
@@ -478,8 +491,8 @@ fn removed_lines(repo: &Repository, removed: &[Oid]) -> Result<Vec<Removed>> {
 /// pairs a rename only above 50 % similarity, so a file moved and grown past that shows as
 /// deleted + added and its untouched old lines would count as new; they are not: they were
 /// committed before, in the removed file.
-fn closest_removed(repo: &Repository, new: Oid, candidates: &[Removed]) -> Result<Option<Oid>> {
-    if candidates.is_empty() {
+fn closest_removed(repo: &Repository, new: Oid, removed: &Removed) -> Result<Option<Oid>> {
+    if removed.ids.is_empty() {
         return Ok(None);
     }
     let blob = repo
@@ -488,14 +501,19 @@ fn closest_removed(repo: &Repository, new: Oid, candidates: &[Removed]) -> Resul
     let Some(lines) = line_hashes(blob.content()) else {
         return Ok(None);
     };
-    let mut best: Option<(usize, Oid)> = None;
-    for r in candidates {
-        let common = r.lines.iter().filter(|h| lines.contains(*h)).count();
-        if common > best.map_or(0, |(n, _)| n) {
-            best = Some((common, r.id));
+    let mut common = vec![0usize; removed.ids.len()];
+    for h in &lines {
+        for &f in removed.files_of.get(h).map_or(&[][..], Vec::as_slice) {
+            common[f as usize] += 1;
         }
     }
-    Ok(best.map(|(_, id)| id))
+    // The first of equals: removed files come in path order, so the choice is stable.
+    let best = common
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .max_by_key(|(i, &n)| (n, std::cmp::Reverse(*i)));
+    Ok(best.map(|(i, _)| removed.ids[i]))
 }
 
 /// Hashes of the distinct trimmed non-blank lines of a text blob; None for binary or oversized
@@ -712,6 +730,36 @@ mod tests {
     fn added_ranges_handles_invalid_utf8_and_nul() {
         let got = added_ranges(b"x\n", b"x\n\xff\xfe\x00tok\n").unwrap();
         assert_eq!(got, vec![(2, 1)]);
+    }
+
+    /// The removed file with the most lines in common wins, boilerplate shared by many removed
+    /// files counts for none, and nothing in common pairs with nothing.
+    #[test]
+    fn closest_removed_picks_the_file_sharing_most_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let blob = |text: &str| repo.blob(text.as_bytes()).unwrap();
+        let boiler: String = (0..3).map(|i| format!("import common_{i}\n")).collect();
+        let few = blob(&format!("{boiler}a = 1\n"));
+        let many = blob(&format!("{boiler}a = 1\nb = 2\nc = 3\n"));
+        let mut removed = vec![few, many];
+        // Boilerplate in more than PAIR_COMMON_LINE removed files is left out.
+        for i in 0..PAIR_COMMON_LINE {
+            removed.push(blob(&format!("{boiler}other_{i} = 0\n")));
+        }
+        let candidates = removed_lines(&repo, &removed).unwrap();
+        let grown = blob(&format!("{boiler}a = 1\nb = 2\nc = 3\nd = 4\n"));
+        assert_eq!(
+            closest_removed(&repo, grown, &candidates).unwrap(),
+            Some(many)
+        );
+        let only_boiler = blob(&format!("{boiler}z = 9\n"));
+        assert_eq!(
+            closest_removed(&repo, only_boiler, &candidates).unwrap(),
+            None
+        );
+        let binary = repo.blob(b"a = 1\n\0b = 2\n").unwrap();
+        assert_eq!(closest_removed(&repo, binary, &candidates).unwrap(), None);
     }
 
     #[test]

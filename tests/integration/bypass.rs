@@ -569,3 +569,17 @@ fn submodule_merge_commit_does_not_report_a_merged_token_twice() {
     assert_eq!(finding_field(&v, "path"), ["lib/t.py"], "{v:#}");
     assert_eq!(finding_field(&v, "commit"), [leak.as_str()], "{v:#}");
 }
+
+/// `check-range` does not walk submodule history, but a commit that moves a gitlink is listed,
+/// never a silent "scanned 0 files" (libgit2 dropped moved gitlinks from the diff before).
+#[test]
+fn check_range_lists_a_commit_that_moves_a_gitlink() {
+    let r = with_submodule();
+    commit_in_submodule(&r, "b.py", "y = 2\n");
+    r.git(&["add", "lib"]);
+    r.commit("bump lib");
+    let run = r.leakgate(&["check-range", "HEAD~1..HEAD", "--verbose"]);
+    run.code(0);
+    run.stderr_has("skipped: lib (submodule (gitlink))")
+        .stderr_has("skipped 1 submodule (gitlink)");
+}

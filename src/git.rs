@@ -57,6 +57,19 @@ pub fn open() -> Result<Repository> {
         .context("cannot open a git repository here (run inside a repository, or set GIT_DIR)")
 }
 
+/// The index file git commits from, and whether it was named explicitly. `GIT_INDEX_FILE`
+/// (which `git commit -a` and `git commit -- path` point at a temporary index) wins; git
+/// resolves a relative value against the top of the work tree (it moves there before reading
+/// it; the git directory in a bare repository), not against the current directory: a hook
+/// manager that starts leakgate in a subdirectory still gets the index git meant.
+fn index_file(repo: &Repository, env: Option<std::ffi::OsString>) -> (PathBuf, bool) {
+    match env.filter(|v| !v.is_empty()).map(PathBuf::from) {
+        Some(f) if f.is_absolute() => (f, true),
+        Some(f) => (repo.workdir().unwrap_or_else(|| repo.path()).join(f), true),
+        None => (repo.path().join("index"), false),
+    }
+}
+
 /// The tree HEAD points at; None when HEAD is unborn (the first commit of a branch).
 pub fn head_tree(repo: &Repository) -> Result<Option<Tree<'_>>> {
     let head = match repo.head() {
@@ -86,27 +99,27 @@ pub enum StagedIndex {
 
 impl StagedIndex {
     pub fn load(repo: &Repository) -> Result<StagedIndex> {
-        // The same rule libgit2 applies when opening from the environment: a non-empty
-        // GIT_INDEX_FILE (relative to the current directory) beats the repository's index.
-        let file = match std::env::var_os("GIT_INDEX_FILE").filter(|v| !v.is_empty()) {
-            Some(f) => PathBuf::from(f),
-            None => repo.path().join("index"),
-        };
-        Self::read(repo, &file)
+        let (file, named) = index_file(repo, std::env::var_os("GIT_INDEX_FILE"));
+        Self::read(repo, &file, named)
     }
 
-    fn read(repo: &Repository, file: &Path) -> Result<StagedIndex> {
-        let (staged, conflicts) = match index::read(file)? {
+    fn read(repo: &Repository, file: &Path, named: bool) -> Result<StagedIndex> {
+        let (staged, conflicts) = match index::read(file, repo.path(), !named)? {
             index::Read::Parsed(ix) => {
                 let conflicts = ix.has_conflicts();
                 (StagedIndex::Direct(ix), conflicts)
             }
+            index::Read::Split(_) => unreachable!("index::read merges split indexes"),
             index::Read::Unsupported(form) => {
-                let ix = repo.index().map_err(|e| {
-                    let way_out = form.remedy.map_or(String::new(), |cmd| {
-                        format!(" ({} is not readable yet: `{cmd}` turns it off)", form.what)
-                    });
-                    anyhow::anyhow!("cannot read the git index: {}{way_out}", e.message())
+                // The file itself, not `repo.index()`: libgit2 resolves a relative
+                // GIT_INDEX_FILE against the current directory, which is not git's rule.
+                let ix = Index::open(file).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot read the git index {} ({}): {}",
+                        file.display(),
+                        form.what,
+                        e.message()
+                    )
                 })?;
                 let conflicts = ix.has_conflicts();
                 (StagedIndex::Libgit2(ix), conflicts)
@@ -131,6 +144,13 @@ impl StagedIndex {
                 return collect(repo, &mut diff);
             }
             StagedIndex::Direct(ix) => ix,
+        };
+        let expanded;
+        let ix = if ix.sparse {
+            expanded = expand_changed_sparse_dirs(repo, ix, head.as_ref())?;
+            &expanded
+        } else {
+            ix
         };
         let workdir = repo.workdir().is_some();
         let worktree = |e: &index::Entry| workdir && e.is_regular_file() && !e.skip_worktree;
@@ -177,10 +197,23 @@ impl StagedIndex {
 
     /// Index entries at or below `paths` (repository-relative), scanned whole: `pre-commit run
     /// --all-files` names files that have no staged change and still expects them checked.
-    pub fn entries_under(&self, paths: &[Vec<u8>]) -> Vec<Change> {
+    pub fn entries_under(&self, repo: &Repository, paths: &[Vec<u8>]) -> Result<Vec<Change>> {
         let mut out = Changes::default();
         match self {
             StagedIndex::Direct(ix) => {
+                let expanded;
+                let ix = if ix.sparse {
+                    // A sparse directory stands for every file below it: list them.
+                    expanded = ix.expand_sparse(|dir, e| {
+                        let wanted = paths
+                            .iter()
+                            .any(|p| path_is_under(dir, p) || path_is_under(p, dir));
+                        wanted.then(|| tree_files(repo, dir, e.id)).transpose()
+                    })?;
+                    &expanded
+                } else {
+                    ix
+                };
                 for p in paths {
                     for e in ix.entries_under(p) {
                         push_entry(&mut out, ix.path(e), e, false);
@@ -199,8 +232,49 @@ impl StagedIndex {
         }
         out.files.sort_by(|a, b| a.path.cmp(&b.path));
         out.files.dedup_by(|a, b| a.path == b.path);
-        out.files
+        Ok(out.files)
     }
+}
+
+/// A sparse index keeps whole directories outside the sparse-checkout cone as single entries.
+/// Those whose tree is HEAD's are unchanged and stay folded (the common case: nothing outside
+/// the cone was touched); the others are expanded into the files of their tree, so the diff
+/// sees what will really be committed there.
+fn expand_changed_sparse_dirs(
+    repo: &Repository,
+    ix: &IndexFile,
+    head: Option<&Tree<'_>>,
+) -> Result<IndexFile> {
+    ix.expand_sparse(|dir, e| {
+        let in_head = head.and_then(|h| h.get_path(Path::new(&*String::from_utf8_lossy(dir))).ok());
+        let unchanged =
+            in_head.is_some_and(|t| t.id() == e.id && t.kind() == Some(git2::ObjectType::Tree));
+        (!unchanged)
+            .then(|| tree_files(repo, dir, e.id))
+            .transpose()
+    })
+}
+
+/// Every non-tree entry below the tree `id` at `dir`, as (path, mode, id) in index order (git's
+/// tree order is index order once directory names are read with their trailing '/').
+fn tree_files(repo: &Repository, dir: &[u8], id: Oid) -> Result<Vec<(Vec<u8>, u32, Oid)>> {
+    let shown = || String::from_utf8_lossy(dir).into_owned();
+    let tree = repo.find_tree(id).with_context(|| {
+        format!(
+            "cannot read tree {id} of the sparse directory {:?}",
+            shown()
+        )
+    })?;
+    let mut out = Vec::new();
+    tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
+        if entry.kind() != Some(git2::ObjectType::Tree) {
+            let path = [dir, b"/", parent.as_bytes(), entry.name_bytes()].concat();
+            out.push((path, entry.filemode() as u32, entry.id()));
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .with_context(|| format!("cannot walk the sparse directory {:?}", shown()))?;
+    Ok(out)
 }
 
 fn change(path: Vec<u8>, new: Oid, worktree: bool) -> Change {
@@ -296,6 +370,14 @@ fn changed_paths(repo: &Repository, head: &Tree<'_>, ix: &IndexFile) -> Result<V
             };
             let name = &rest[..slash];
             let end = ix.end_below(i..dir.hi, &under(name));
+            if e.is_sparse_dir() && slash + 1 == rest.len() {
+                // A folded directory of a sparse index: changed when its tree is not HEAD's.
+                if head_entries.remove(name) != Some((e.id, index::MODE_TREE)) {
+                    specs.push(under(name));
+                }
+                i = end;
+                continue;
+            }
             match head_entries.remove(name) {
                 Some((id, mode)) if mode == index::MODE_TREE => {
                     let mut prefix = under(name);
@@ -608,6 +690,27 @@ mod tests {
         }
     }
 
+    /// git resolves a relative GIT_INDEX_FILE against the top of the work tree (where it runs
+    /// hooks), whatever the current directory; unset or empty means the repository's index.
+    #[test]
+    fn relative_index_file_is_resolved_against_the_work_tree_not_the_current_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let top = repo.workdir().unwrap().to_path_buf();
+        let os = |s: &str| Some(std::ffi::OsString::from(s));
+        assert_eq!(
+            index_file(&repo, os(".git/index")),
+            (top.join(".git/index"), true)
+        );
+        assert_eq!(
+            index_file(&repo, os("/tmp/x/index.lock")),
+            (PathBuf::from("/tmp/x/index.lock"), true)
+        );
+        for unset in [None, os("")] {
+            assert_eq!(index_file(&repo, unset), (repo.path().join("index"), false));
+        }
+    }
+
     /// A diff's changes as sortable, comparable tuples.
     type Flat = Vec<(String, Option<Oid>, Oid)>;
 
@@ -615,7 +718,7 @@ mod tests {
     /// and through libgit2's own index, on the same repository: they must agree exactly.
     fn both_ways(dir: &Path) -> (Flat, Flat) {
         let repo = Repository::open(dir).unwrap();
-        let direct = StagedIndex::read(&repo, &repo.path().join("index")).unwrap();
+        let direct = StagedIndex::read(&repo, &repo.path().join("index"), false).unwrap();
         assert!(matches!(direct, StagedIndex::Direct(_)), "read directly");
         let libgit2 = StagedIndex::Libgit2(repo.index().unwrap());
         let flat = |c: Changes| {

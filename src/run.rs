@@ -199,7 +199,13 @@ fn emit(g: &Global, report: &Report, catalog: &Catalog) -> Result<()> {
     match (&g.output, g.format) {
         (Some(path), _) => std::fs::write(path, text)
             .with_context(|| format!("cannot write the report to {}", path.display())),
-        (None, Format::Human) => write_stream(&mut std::io::stderr(), &text),
+        // The human report is for a person; the verdict is the exit status. A stderr that
+        // cannot be written (a full disk behind a hook log) must not turn findings into an
+        // "error" or a clean scan into a blocked commit.
+        (None, Format::Human) => {
+            let _ = write_stream(&mut std::io::stderr(), &text);
+            Ok(())
+        }
         (None, _) => write_stream(&mut std::io::stdout(), &text),
     }
 }
@@ -231,7 +237,7 @@ fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
         // Named paths without a staged change are scanned whole, as staged in the index.
         changes.files.extend(
             index
-                .entries_under(&wanted)
+                .entries_under(&repo, &wanted)?
                 .into_iter()
                 .filter(|c| !staged.contains(&c.path)),
         );

@@ -3,6 +3,7 @@
 
 mod encoded;
 mod harness;
+mod hook_env;
 mod hostile;
 mod index_forms;
 mod living;

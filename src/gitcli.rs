@@ -295,6 +295,9 @@ impl GitCli {
             if matches!(letter, b'R' | b'C') {
                 path = fields.next().ok_or_else(bad)?.to_vec();
             }
+            if path.is_empty() {
+                return Err(bad()); // output cut short: the trailing NUL read as a path
+            }
             let shown = || String::from_utf8_lossy(&path).into_owned();
             match letter {
                 b'D' => continue,
@@ -571,5 +574,128 @@ impl Drop for CatFile {
         let _ = self.input.flush();
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(hash_len: usize) -> GitCli {
+        Layout {
+            git_dir: PathBuf::from("/r/.git"),
+            common_dir: PathBuf::from("/r/.git"),
+            workdir: Some(PathBuf::from("/r")),
+            hash_len,
+            ref_storage: None,
+        }
+        .open()
+    }
+
+    fn hex(byte: u8, len: usize) -> String {
+        format!("{byte:02x}").repeat(len)
+    }
+
+    #[test]
+    fn raw_diff_records_become_changes() {
+        let (a, b, z) = (hex(0xaa, 32), hex(0xbb, 32), hex(0, 32));
+        let raw = [
+            format!(":000000 100644 {z} {a} A\0new.py\0"),
+            format!(":100644 100644 {a} {b} M\0mod.py\0"),
+            format!(":100644 100644 {a} {b} R087\0old name\0new\nname\0"),
+            format!(":100644 000000 {a} {z} D\0gone.py\0"),
+            format!(":160000 160000 {a} {b} M\0sub\0"),
+            format!(":100644 120000 {a} {b} T\0link\0"),
+            format!(":160000 100644 {a} {b} T\0was-sub\0"),
+        ]
+        .concat();
+        let got = cli(32).parse_raw(raw.as_bytes(), "test").unwrap();
+        let files: Vec<(String, Option<String>, String, bool)> = got
+            .files
+            .iter()
+            .map(|c| {
+                (
+                    String::from_utf8_lossy(&c.path).into_owned(),
+                    c.old.map(|o| o.to_string()),
+                    c.new.to_string(),
+                    c.worktree,
+                )
+            })
+            .collect();
+        assert_eq!(
+            files,
+            vec![
+                ("new.py".into(), None, a.clone(), true),
+                ("mod.py".into(), Some(a.clone()), b.clone(), true),
+                ("new\nname".into(), Some(a.clone()), b.clone(), true),
+                ("link".into(), None, b.clone(), false),
+                ("was-sub".into(), None, b.clone(), true),
+            ]
+        );
+        assert_eq!(
+            got.skipped,
+            vec![(b"sub".to_vec(), "submodule (gitlink)".into())]
+        );
+    }
+
+    #[test]
+    fn raw_diff_refuses_what_it_cannot_account_for() {
+        let (a, z) = (hex(0xaa, 32), hex(0, 32));
+        let cases = [
+            (
+                "conflict",
+                format!(":000000 000000 {z} {z} U\0c.py\0"),
+                "conflicts",
+            ),
+            (
+                "unknown status",
+                format!(":100644 100644 {a} {a} X\0x\0"),
+                "status X",
+            ),
+            (
+                "sha-1 id in a sha-256 repository",
+                format!(":000000 100644 {z} {} A\0x\0", hex(1, 20)),
+                "hash",
+            ),
+            (
+                "missing path",
+                format!(":000000 100644 {z} {a} A"),
+                "unexpected output",
+            ),
+            (
+                "rename without its target",
+                format!(":100644 100644 {a} {a} R100\0from\0"),
+                "unexpected output",
+            ),
+            (
+                "no colon",
+                format!("100644 100644 {a} {a} M\0x\0"),
+                "unexpected output",
+            ),
+            (
+                "no staged object",
+                format!(":000000 100644 {z} {z} A\0x\0"),
+                "without a staged object",
+            ),
+        ];
+        for (name, raw, want) in cases {
+            let err = cli(32).parse_raw(raw.as_bytes(), "test").unwrap_err();
+            assert!(format!("{err:#}").contains(want), "{name}: {err:#}");
+        }
+    }
+
+    #[test]
+    fn object_ids_of_both_sizes_round_trip() {
+        for len in [20, 32] {
+            let h = hex(0x5e, len);
+            let id = ObjectId::from_hex(&h).unwrap();
+            assert_eq!(id.to_string(), h);
+            assert_eq!(id.as_bytes().len(), len);
+            assert_eq!(id.to_oid().is_ok(), len == 20);
+        }
+        for bad in ["", "abc", &hex(0, 21), &"g".repeat(40)] {
+            assert!(ObjectId::from_hex(bad).is_err(), "{bad}");
+        }
+        assert!(ObjectId::from_hex(&hex(0, 32)).unwrap().is_zero());
     }
 }

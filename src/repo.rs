@@ -32,8 +32,15 @@ pub fn open() -> Result<Repo> {
         Ok(repo) => return Ok(Repo::Libgit2(repo)),
         Err(e) => e,
     };
+    // libgit2's words when a repository's format, not its absence, is the problem.
+    let format = format!("{refused:#}");
+    let format = format.contains("object format") || format.contains("extension");
     match Layout::discover() {
         Ok(layout) if layout.needs_plumbing() => Ok(Repo::Cli(layout.open())),
+        Err(e) if format => Err(refused.context(format!(
+            "this repository needs git itself to be read (SHA-256 or reftable), and git could \
+             not be asked: {e:#}"
+        ))),
         _ => Err(refused),
     }
 }

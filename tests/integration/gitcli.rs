@@ -129,6 +129,15 @@ fn sha256_and_reftable_rename_reports_only_the_new_lines() {
             vec![("new.py".to_string(), 22)],
             "{name}: {report:#}"
         );
+        // The same rename, committed, read back as history.
+        r.commit("renamed");
+        let run = r.leakgate(&["check-range", "HEAD~1..HEAD", "--format", "json"]);
+        run.code(1);
+        assert_eq!(
+            lines_of(&run.json()),
+            vec![("new.py".to_string(), 22)],
+            "{name}"
+        );
     });
 }
 
@@ -170,8 +179,31 @@ fn sha256_and_reftable_check_range_names_the_commit_of_the_token() {
             assert_eq!(report["findings"].as_array().unwrap().len(), 1, "{name}");
             assert_eq!(report["findings"][0]["commit"], c2.as_str(), "{name}");
         }
+        // A merge brings the token in again: it is reported once, at the commit that added it.
+        r.git(&["checkout", "-q", "-b", "side", &c1]);
+        r.stage("s.py", format!("S = '{HF_B}'\n"));
+        r.commit("side leak");
+        let side = r.head();
+        r.git(&["checkout", "-q", "main"]);
+        r.git(&[
+            "merge",
+            "-q",
+            "--no-ff",
+            "--no-verify",
+            "-m",
+            "merge",
+            "side",
+        ]);
+        let run = r.leakgate(&["check-range", &format!("{c1}..HEAD"), "--format", "json"]);
+        run.code(1);
+        let commits = finding_field(&run.json(), "commit");
+        let mut want = vec![c2.clone(), side];
+        want.sort();
+        let mut got = commits.clone();
+        got.sort();
+        assert_eq!(got, want, "{name}");
         // The root commit alone, as a single revision.
-        r.leakgate(&["check-range", "HEAD~2"]).code(0);
+        r.leakgate(&["check-range", &c1]).code(0);
         // A range git cannot resolve is an error, not "0 commits".
         let run = r.leakgate(&["check-range", "nosuch..HEAD"]);
         assert_fails_closed(&run, &["nosuch"]);
@@ -245,6 +277,22 @@ fn sha256_baseline_create_and_check_staged_paths_read_through_the_plumbing() {
     r.leakgate(&["baseline", "create"]).code(0);
     let baseline = std::fs::read_to_string(r.dir.join(".leakgate-baseline.json")).unwrap();
     assert!(baseline.contains("huggingface"), "{baseline}");
+}
+
+#[test]
+fn sha256_and_reftable_without_git_on_path_fail_closed_naming_git() {
+    each_format(|name, r| {
+        r.stage("k.py", format!("K = '{HF_A}'\n"));
+        let empty = r.tmp().join("empty-bin");
+        std::fs::create_dir_all(&empty).unwrap();
+        let run = r.leakgate_env(
+            &r.dir,
+            &["check-staged"],
+            &[("PATH", empty.to_str().unwrap())],
+        );
+        assert_fails_closed(&run, &["needs git itself", "is git installed"]);
+        let _ = name;
+    });
 }
 
 // ---------------------------------------------------------------------------------------------

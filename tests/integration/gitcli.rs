@@ -142,6 +142,36 @@ fn sha256_and_reftable_rename_reports_only_the_new_lines() {
 }
 
 #[test]
+fn sha256_and_reftable_partially_staged_large_file_is_scanned_as_staged() {
+    each_format(|name, r| {
+        // Large enough (>= 32 KiB) that the working-tree copy is tried, hashed with this
+        // repository's hash function, and must be refused when it differs from the blob.
+        let filler: String = (0..2000).map(|i| format!("value_{i} = {i}\n")).collect();
+        // Same length as the token, so only the hash tells the two versions apart.
+        let other = "x".repeat(HF_A.len());
+        r.stage("big.py", format!("{filler}TOKEN = '{HF_A}'\n"));
+        r.write("big.py", format!("{filler}TOKEN = '{other}'\n"));
+        let report = r.check_json(1);
+        assert_eq!(
+            lines_of(&report),
+            vec![("big.py".to_string(), 2001)],
+            "{name}"
+        );
+        r.stage("big.py", format!("{filler}TOKEN = '{other}'\n"));
+        r.write("big.py", format!("{filler}TOKEN = '{HF_A}'\n"));
+        r.check_json(0);
+        // The same bytes in the working tree as staged: read from there, same verdict.
+        r.stage("big.py", format!("{filler}TOKEN = '{HF_B}'\n"));
+        let report = r.check_json(1);
+        assert_eq!(
+            lines_of(&report),
+            vec![("big.py".to_string(), 2001)],
+            "{name}"
+        );
+    });
+}
+
+#[test]
 fn sha256_and_reftable_notebook_output_token_is_found_in_its_cell() {
     each_format(|name, r| {
         let nb = serde_json::json!({

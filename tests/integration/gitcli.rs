@@ -278,6 +278,74 @@ fn sha256_and_reftable_pre_push_through_git_push_blocks_the_token_commit() {
 }
 
 #[test]
+fn sha256_and_reftable_install_honours_core_hooks_path_from_a_subdirectory() {
+    each_format(|name, r| {
+        r.git(&["config", "core.hooksPath", "team-hooks"]);
+        std::fs::create_dir_all(r.dir.join("sub")).unwrap();
+        r.leakgate_in(&r.dir.join("sub"), &["install"]).code(0);
+        assert!(r.dir.join("team-hooks/pre-commit").is_file(), "{name}");
+        r.stage("k.py", format!("K = '{HF_A}'\n"));
+        let blocked = r.try_git(&["commit", "-q", "-m", "leak"]);
+        assert_ne!(blocked.code, 0, "{name}\n{}", blocked.dump());
+        assert!(
+            blocked.stderr.contains("huggingface"),
+            "{name}\n{}",
+            blocked.dump()
+        );
+    });
+}
+
+#[test]
+fn sha256_pre_push_mode_reads_64_digit_protocol_lines_and_framework_refs() {
+    let Some(r) = repo_in_format("sha256", "--object-format=sha256") else {
+        return;
+    };
+    r.stage("a.py", "a = 1\n");
+    r.commit("c0");
+    let c0 = r.head();
+    r.stage("k.py", format!("K = '{HF_A}'\n"));
+    r.commit("leak");
+    let bad = r.head();
+    let zeros = "0".repeat(64);
+    let input = r.tmp().join("stdin");
+    for (stdin, want) in [
+        (format!("refs/heads/main {bad} refs/heads/main {c0}\n"), 1),
+        (format!("refs/heads/main {bad} refs/heads/main {bad}\n"), 0),
+        (
+            format!("refs/heads/main {bad} refs/heads/main {zeros}\n"),
+            1,
+        ),
+        (format!("(delete) {zeros} refs/heads/old {bad}\n"), 0),
+    ] {
+        std::fs::write(&input, &stdin).unwrap();
+        let mut c = r.command(BIN, &r.dir);
+        c.args(["pre-push", "origin", "url", "--format", "json"])
+            .stdin(std::fs::File::open(&input).unwrap());
+        let out = c.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{stdin}\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if want == 1 {
+            let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(v["findings"][0]["commit"], bad.as_str(), "{stdin}");
+        }
+    }
+    // The pre-commit framework's refs instead of git's lines.
+    for (from, want) in [(Some("HEAD~1"), 1), (Some("HEAD"), 0), (None, 1)] {
+        let mut env = vec![("PRE_COMMIT", "1"), ("PRE_COMMIT_TO_REF", "HEAD")];
+        if let Some(from) = from {
+            env.push(("PRE_COMMIT_FROM_REF", from));
+        }
+        r.leakgate_env(&r.dir, &["pre-push", "origin", "url"], &env)
+            .code(want);
+    }
+}
+
+#[test]
 fn sha256_index_file_named_but_missing_is_an_error_not_nothing_staged() {
     let Some(r) = repo_in_format("sha256", "--object-format=sha256") else {
         return;

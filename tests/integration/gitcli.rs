@@ -393,6 +393,57 @@ fn sha256_and_reftable_without_git_on_path_fail_closed_naming_git() {
     });
 }
 
+#[test]
+fn sha256_plumbing_that_dies_or_talks_nonsense_fails_closed() {
+    let Some(r) = repo_in_format("sha256", "--object-format=sha256") else {
+        return;
+    };
+    r.stage("k.py", format!("K = '{HF_A}'\n"));
+    let real_git = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .unwrap();
+    let real_git = String::from_utf8(real_git.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let bin = r.tmp().join("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let cases = [
+        ("cat-file dies", "cat-file", "exit 3", "git cat-file"),
+        (
+            "cat-file answers nonsense",
+            "cat-file",
+            "cat >/dev/null & echo hello",
+            "git cat-file",
+        ),
+        ("diff-index dies", "diff-index", "exit 1", "diff-index"),
+        (
+            "diff-index prints nonsense",
+            "diff-index",
+            "printf 'not raw output'",
+            "diff-index",
+        ),
+    ];
+    for (name, sub, body, want) in cases {
+        let script = format!(
+            "#!/bin/sh\nif [ \"$1\" = {sub} ]; then {body}; exit 0; fi\nexec '{real_git}' \"$@\"\n"
+        );
+        let git = bin.join("git");
+        std::fs::write(&git, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&git, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let run = r.leakgate_env(&r.dir, &["check-staged"], &[("PATH", &path)]);
+        run.code(2);
+        assert!(
+            run.stderr.contains(want) && !run.stderr.contains("0 findings"),
+            "{name}\n{}",
+            run.dump()
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // shallow clones
 

@@ -80,7 +80,6 @@ impl Layout {
                 "--git-common-dir",
                 "--show-object-format",
                 "--is-bare-repository",
-                "--show-toplevel",
             ],
         )?;
         let text = String::from_utf8(out).context("git rev-parse printed a non-UTF-8 path")?;
@@ -94,8 +93,14 @@ impl Layout {
             "sha256" => 32,
             other => bail!("unknown object format `{other}` (git rev-parse --show-object-format)"),
         };
-        let workdir = match (bare, lines.get(4)) {
-            ("false", Some(top)) => Some(PathBuf::from(top)),
+        // Asked apart: git refuses --show-toplevel outright in a bare repository (a mirror
+        // that CI scans with check-range) and from inside the git directory.
+        let workdir = match bare {
+            "false" => run_git(None, &["rev-parse", "--show-toplevel"])
+                .ok()
+                .and_then(|o| String::from_utf8(o).ok())
+                .map(|t| PathBuf::from(t.trim_end_matches('\n')))
+                .filter(|p| !p.as_os_str().is_empty()),
             _ => None,
         };
         // Absent in most repositories: `git config` then exits 1 with no output.

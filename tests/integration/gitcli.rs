@@ -346,6 +346,34 @@ fn sha256_pre_push_mode_reads_64_digit_protocol_lines_and_framework_refs() {
 }
 
 #[test]
+fn sha256_and_reftable_bare_mirror_check_range_finds_the_token() {
+    each_format(|name, r| {
+        r.stage("a.py", "a = 1\n");
+        r.commit("c1");
+        r.stage("k.py", format!("K = '{HF_A}'\n"));
+        r.commit("leak");
+        let bad = r.head();
+        let mirror = r.tmp().join("mirror.git");
+        r.git_in(
+            r.tmp(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                r.dir.to_str().unwrap(),
+                mirror.to_str().unwrap(),
+            ],
+        );
+        let run = r.leakgate_in(
+            &mirror,
+            &["check-range", "HEAD~1..HEAD", "--format", "json"],
+        );
+        run.code(1);
+        assert_eq!(run.json()["findings"][0]["commit"], bad.as_str(), "{name}");
+    });
+}
+
+#[test]
 fn sha256_index_file_named_but_missing_is_an_error_not_nothing_staged() {
     let Some(r) = repo_in_format("sha256", "--object-format=sha256") else {
         return;

@@ -374,6 +374,31 @@ fn sha256_and_reftable_bare_mirror_check_range_finds_the_token() {
 }
 
 #[test]
+fn sha256_and_reftable_concluding_a_merge_does_not_report_what_the_merged_branch_had() {
+    each_format(|name, r| {
+        r.install_hook();
+        r.stage("a.py", "a = 1\n");
+        r.commit("base");
+        r.git(&["checkout", "-q", "-b", "side"]);
+        r.stage("s.py", format!("S = '{HF_A}'\n"));
+        r.commit("side leak, pushed past the hook");
+        r.git(&["checkout", "-q", "main"]);
+        r.stage("m.py", "m = 1\n");
+        r.commit("main work");
+        r.git(&["merge", "-q", "--no-ff", "--no-commit", "side"]);
+        // The merged token was checked (or let through) on its own branch.
+        r.check_json(0);
+        // A token the merge itself adds is still new.
+        r.stage("m.py", format!("m = 1\nM = '{HF_B}'\n"));
+        let report = r.check_json(1);
+        assert_eq!(lines_of(&report), vec![("m.py".to_string(), 2)], "{name}");
+        r.stage("m.py", "m = 1\n");
+        let done = r.try_git(&["commit", "-q", "--no-edit"]);
+        assert_eq!(done.code, 0, "{name}\n{}", done.dump());
+    });
+}
+
+#[test]
 fn sha256_index_file_named_but_missing_is_an_error_not_nothing_staged() {
     let Some(r) = repo_in_format("sha256", "--object-format=sha256") else {
         return;

@@ -18,6 +18,7 @@
 //!   as skipped, renames and copies paired with their source, conflicts refused.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -49,6 +50,7 @@ impl Layout {
         GitCli {
             layout: self.clone(),
             cat: RefCell::new(None),
+            parents: RefCell::new(HashMap::new()),
         }
     }
 }
@@ -59,6 +61,8 @@ pub struct GitCli {
     layout: Layout,
     /// Started on first use.
     cat: RefCell<Option<CatFile>>,
+    /// Parents of the commits `rev_list` printed, so a walk costs no process per commit.
+    parents: RefCell<HashMap<ObjectId, Vec<ObjectId>>>,
 }
 
 impl std::ops::Deref for GitCli {
@@ -409,14 +413,34 @@ impl GitCli {
         all.extend_from_slice(args);
         let out = self.git(&all)?;
         let text = String::from_utf8(out).context("git rev-list printed non-hex output")?;
-        text.lines()
+        let listed: Vec<(ObjectId, Vec<ObjectId>)> = text
+            .lines()
             .filter(|l| !l.is_empty())
             .map(|l| {
                 let mut ids = l.split(' ').map(|h| self.id(h));
                 let commit = ids.next().context("empty rev-list line")??;
                 Ok((commit, ids.collect::<Result<Vec<_>>>()?))
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        self.parents
+            .borrow_mut()
+            .extend(listed.iter().map(|(c, p)| (*c, p.clone())));
+        Ok(listed)
+    }
+
+    /// A commit's parents, first parent first.
+    pub fn parents(&self, commit: &ObjectId) -> Result<Vec<ObjectId>> {
+        if let Some(known) = self.parents.borrow().get(commit) {
+            return Ok(known.clone());
+        }
+        let spec = commit.to_string();
+        let listed = self
+            .rev_list(&["--no-walk", "--end-of-options", &spec])
+            .with_context(|| format!("cannot read commit {commit}"))?;
+        match listed.into_iter().next() {
+            Some((_, parents)) => Ok(parents),
+            None => bail!("git rev-list did not list commit {commit}"),
+        }
     }
 
     /// Size and type of an object.

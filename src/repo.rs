@@ -23,7 +23,7 @@ use crate::gitcli::{GitCli, Layout};
 
 pub enum Repo {
     Libgit2(Repository),
-    Cli(GitCli),
+    Cli(Box<GitCli>),
 }
 
 /// Open the repository the way git itself would for a hook run in this environment.
@@ -36,7 +36,7 @@ pub fn open() -> Result<Repo> {
     let format = format!("{refused:#}");
     let format = format.contains("object format") || format.contains("extension");
     match Layout::discover() {
-        Ok(layout) if layout.needs_plumbing() => Ok(Repo::Cli(layout.open())),
+        Ok(layout) if layout.needs_plumbing() => Ok(Repo::Cli(Box::new(layout.open()))),
         Err(e) if format => Err(refused.context(format!(
             "this repository needs git itself to be read (SHA-256 or reftable), and git could \
              not be asked: {e:#}"
@@ -59,7 +59,7 @@ impl Opener {
                 .or_else(|_| Repository::open(path))
                 .map(Repo::Libgit2)
                 .context("cannot reopen the repository"),
-            Opener::Cli(layout) => Ok(Repo::Cli(layout.open())),
+            Opener::Cli(layout) => Ok(Repo::Cli(Box::new(layout.open()))),
         }
     }
 }
@@ -269,17 +269,7 @@ impl Repo {
                     .with_context(|| format!("cannot read commit {commit}"))?;
                 Ok(c.parent_ids().map(ObjectId::from).collect())
             }
-            Repo::Cli(c) => {
-                let spec = commit.to_string();
-                let listed = c
-                    .rev_list(&["--no-walk", "--end-of-options", &spec])
-                    .with_context(|| format!("cannot read commit {commit}"))?;
-                Ok(listed
-                    .into_iter()
-                    .next()
-                    .map(|(_, p)| p)
-                    .unwrap_or_default())
-            }
+            Repo::Cli(c) => c.parents(commit),
         }
     }
 

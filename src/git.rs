@@ -25,6 +25,82 @@ use git2::{
 
 use crate::index::{self, CacheTree, IndexFile};
 
+/// A git object id of either hash function: 20 bytes (SHA-1, what libgit2 reads) or 32 bytes
+/// (SHA-256, read through git's plumbing by `gitcli`). The scanner only compares, prints and
+/// hands ids back to the backend that produced them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId {
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl ObjectId {
+    /// From the raw hash bytes (20 or 32 of them).
+    pub fn from_bytes(raw: &[u8]) -> Option<ObjectId> {
+        if raw.len() != 20 && raw.len() != 32 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        bytes[..raw.len()].copy_from_slice(raw);
+        Some(ObjectId {
+            len: raw.len() as u8,
+            bytes,
+        })
+    }
+
+    /// From 40 (SHA-1) or 64 (SHA-256) hex digits.
+    pub fn from_hex(hex: &str) -> Result<ObjectId> {
+        let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        let raw = hex.as_bytes();
+        if raw.len() != 40 && raw.len() != 64 {
+            bail!("`{}` is not an object id", crate::report::sanitize(hex));
+        }
+        let mut bytes = Vec::with_capacity(raw.len() / 2);
+        for pair in raw.chunks_exact(2) {
+            match (digit(pair[0]), digit(pair[1])) {
+                (Some(h), Some(l)) => bytes.push(h << 4 | l),
+                _ => bail!("`{}` is not an object id", crate::report::sanitize(hex)),
+            }
+        }
+        Ok(ObjectId::from_bytes(&bytes).expect("20 or 32 bytes"))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.as_bytes().iter().all(|&b| b == 0)
+    }
+
+    /// The libgit2 id, for a SHA-1 id (libgit2 as bound by git2 reads no other).
+    pub fn to_oid(self) -> Result<Oid> {
+        Oid::from_bytes(self.as_bytes())
+            .with_context(|| format!("object id {self} is not a SHA-1 id"))
+    }
+}
+
+impl From<Oid> for ObjectId {
+    fn from(id: Oid) -> ObjectId {
+        ObjectId::from_bytes(id.as_bytes()).expect("a libgit2 id has 20 bytes")
+    }
+}
+
+impl std::fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.as_bytes() {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// One file whose new content is to be scanned.
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -32,8 +108,8 @@ pub struct Change {
     pub path: Vec<u8>,
     /// The previous version: HEAD's blob (or the rename source). None when the file is new or
     /// when the whole content is to be scanned.
-    pub old: Option<Oid>,
-    pub new: Oid,
+    pub old: Option<ObjectId>,
+    pub new: ObjectId,
     /// The staged entry is a regular file present in the working tree, so the working-tree
     /// copy may stand in for the blob when it hashes to `new` (see `read_worktree_copy`).
     pub worktree: bool,
@@ -281,7 +357,7 @@ fn change(path: Vec<u8>, new: Oid, worktree: bool) -> Change {
     Change {
         path,
         old: None,
-        new,
+        new: new.into(),
         worktree,
     }
 }
@@ -465,7 +541,7 @@ fn collect(_repo: &Repository, diff: &mut git2::Diff<'_>) -> Result<Changes> {
         };
         let old = old.filter(|_| delta.old_file().mode() != FileMode::Commit);
         out.files.push(Change {
-            old,
+            old: old.map(ObjectId::from),
             ..change(path, new.id(), false)
         });
     }
@@ -479,21 +555,28 @@ const WORKTREE_MIN_SIZE: usize = 32 << 10;
 /// The working-tree copy of a staged file when its content is exactly the staged blob: git's
 /// own diff reads the working tree the same way, since reading and hashing a file is several
 /// times faster than inflating it. Git trusts the index's stat data; here the content must
-/// hash to the staged object id (SHA-1 with the CPU's instructions where it has them), so a
-/// file edited after staging, converted by a filter or line-ending rule, replaced by a
-/// directory, FIFO or symlink, or cut short is never used. None means: read the blob.
-pub fn read_worktree_copy(repo: &Repository, change: &Change, size: usize) -> Option<Vec<u8>> {
+/// hash to the staged object id (SHA-1 with the CPU's instructions where it has them, or
+/// SHA-256 in a SHA-256 repository), so a file edited after staging, converted by a filter or
+/// line-ending rule, replaced by a directory, FIFO or symlink, or cut short is never used.
+/// None means: read the blob.
+pub fn read_worktree_copy(workdir: Option<&Path>, change: &Change, size: usize) -> Option<Vec<u8>> {
     if !change.worktree || size < WORKTREE_MIN_SIZE {
         return None;
     }
-    let file = worktree_path(repo.workdir()?, &change.path)?;
+    let file = worktree_path(workdir?, &change.path)?;
     let data = read_regular_file(&file, size)?;
-    use sha1::Digest;
-    let mut hasher = sha1::Sha1::new();
-    hasher.update(format!("blob {size}\0").as_bytes());
-    hasher.update(&data);
-    let digest = hasher.finalize();
-    (digest.as_slice() == change.new.as_bytes()).then_some(data)
+    fn digest<D: sha1::Digest>(size: usize, data: &[u8]) -> Vec<u8> {
+        let mut hasher = D::new();
+        hasher.update(format!("blob {size}\0").as_bytes());
+        hasher.update(data);
+        hasher.finalize().to_vec()
+    }
+    let want = change.new.as_bytes();
+    let got = match want.len() {
+        20 => digest::<sha1::Sha1>(size, &data),
+        _ => digest::<sha2::Sha256>(size, &data),
+    };
+    (got == want).then_some(data)
 }
 
 /// `workdir/path` when every component of the index path is an ordinary name (git refuses
@@ -549,8 +632,8 @@ pub fn path_is_under(path: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// Turn command-line paths (relative to the current directory) into repository-relative ones.
-pub fn repo_relative(repo: &Repository, paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
-    let Some(workdir) = repo.workdir() else {
+pub fn repo_relative(workdir: Option<&Path>, paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
+    let Some(workdir) = workdir else {
         bail!("paths were given but the repository has no working tree");
     };
     let workdir = canonical(workdir)?;
@@ -712,7 +795,7 @@ mod tests {
     }
 
     /// A diff's changes as sortable, comparable tuples.
-    type Flat = Vec<(String, Option<Oid>, Oid)>;
+    type Flat = Vec<(String, Option<ObjectId>, ObjectId)>;
 
     /// The staged diff through leakgate's index reader (cache-tree pruning, in-memory index)
     /// and through libgit2's own index, on the same repository: they must agree exactly.
@@ -730,7 +813,7 @@ mod tests {
                     (
                         format!("{} ({why})", String::from_utf8_lossy(&p)),
                         None,
-                        Oid::zero(),
+                        ObjectId::from(Oid::zero()),
                     )
                 }))
                 .collect();

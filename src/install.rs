@@ -51,7 +51,12 @@ fn names(choice: HookChoice) -> &'static [&'static str] {
 }
 
 /// The directory git runs hooks from for the current repository.
-pub fn hooks_dir(repo: &git2::Repository) -> Result<PathBuf> {
+pub fn hooks_dir(repo: &crate::repo::Repo) -> Result<PathBuf> {
+    let repo = match repo {
+        crate::repo::Repo::Libgit2(r) => r,
+        // git itself answers for the repositories libgit2 cannot open.
+        crate::repo::Repo::Cli(c) => return c.hooks_dir(),
+    };
     let config = repo.config().context("cannot read git config")?;
     match config.get_path("core.hooksPath") {
         Ok(p) if !p.as_os_str().is_empty() => {
@@ -150,7 +155,7 @@ fn plan(name: &str, path: &Path, wanted: &str, force: bool) -> Result<Plan> {
 }
 
 pub fn install(choice: HookChoice, force: bool) -> Result<Status> {
-    let repo = crate::git::open()?;
+    let repo = crate::repo::open()?;
     let dir = hooks_dir(&repo)?;
     let mut plans = Vec::new();
     for name in names(choice) {
@@ -201,7 +206,7 @@ pub fn install(choice: HookChoice, force: bool) -> Result<Status> {
 }
 
 pub fn uninstall(choice: HookChoice) -> Result<Status> {
-    let repo = crate::git::open()?;
+    let repo = crate::repo::open()?;
     let dir = hooks_dir(&repo)?;
     for name in names(choice) {
         let path = dir.join(name);

@@ -2,6 +2,7 @@
 //! run against them in an isolated environment. One binary, one module per area.
 
 mod encoded;
+mod gitcli;
 mod harness;
 mod hook_env;
 mod hostile;

@@ -604,6 +604,110 @@ mod tests {
         );
     }
 
+    /// One issuer family of the coverage table (src/rules/coverage.toml).
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Family {
+        name: String,
+        #[serde(default)]
+        rules: Vec<String>,
+        uncovered: Option<String>,
+        why: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Coverage {
+        family: Vec<Family>,
+    }
+
+    const COVERAGE_TOML: &str = include_str!("rules/coverage.toml");
+    const COVERAGE_MD: &str = "docs/coverage.md";
+
+    /// docs/coverage.md as the coverage table and the catalog make it.
+    fn render_coverage(families: &[Family], catalog: &Catalog) -> String {
+        let covered = families.iter().filter(|f| !f.rules.is_empty()).count();
+        let mut md = format!(
+            "# Catalog coverage\n\n\
+             Generated from `src/rules/coverage.toml` and the catalog by\n\
+             `LEAKGATE_BLESS=1 cargo test --lib rules::tests::coverage_table_names_every_rule`;\n\
+             the test fails when this file, the table or the catalog drift apart.\n\n\
+             The built-in catalog has **{} rules**. Of the {} issuer families listed (the families of\n\
+             gitleaks' public rule list and those issue 14 names; TruffleHog's 800+ detectors are not\n\
+             enumerated), {} are covered by a dedicated rule; the others say why not.\n\n\
+             | Issuer family | leakgate rules |\n|---|---|\n",
+            catalog.rules.len(),
+            families.len(),
+            covered
+        );
+        for f in families.iter().filter(|f| !f.rules.is_empty()) {
+            let ids: Vec<String> = f.rules.iter().map(|r| format!("`{r}`")).collect();
+            md += &format!("| {} | {} |\n", f.name, ids.join(", "));
+        }
+        md += "\n## Not covered by a dedicated rule\n\n\
+               `no-format`: no distinguishable format (the generic rules still catch assignments);\n\
+               `identifier`: not a secret; `retired`: the service is gone; `missing`: a rule is still\n\
+               to be written.\n\n| Issuer family | Reason | Why |\n|---|---|---|\n";
+        for f in families.iter().filter(|f| f.rules.is_empty()) {
+            md += &format!(
+                "| {} | {} | {} |\n",
+                f.name,
+                f.uncovered.as_deref().unwrap_or(""),
+                f.why.as_deref().unwrap_or("")
+            );
+        }
+        md
+    }
+
+    /// Issue 14: the coverage table names only rules that exist, names every rule, gives a
+    /// reason for every family without one, and docs/coverage.md is its current rendering.
+    #[test]
+    fn coverage_table_names_every_rule() {
+        let catalog = Catalog::builtin().unwrap();
+        let coverage: Coverage = toml::from_str(COVERAGE_TOML).expect("coverage.toml parses");
+        let mut problems = Vec::new();
+        let mut named = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for f in &coverage.family {
+            if !names.insert(f.name.to_lowercase()) {
+                problems.push(format!("family {:?} is listed twice", f.name));
+            }
+            match (&f.rules[..], f.uncovered.as_deref(), &f.why) {
+                ([], Some("no-format" | "identifier" | "retired" | "missing"), Some(_)) => {}
+                ([_, ..], None, None) => {}
+                _ => problems.push(format!(
+                    "family {:?} needs either rules or an `uncovered` reason \
+                     (no-format, identifier, retired, missing) with a `why`",
+                    f.name
+                )),
+            }
+            for id in &f.rules {
+                if catalog.get(id).is_none() {
+                    problems.push(format!("family {:?} names unknown rule `{id}`", f.name));
+                }
+                named.insert(id.as_str());
+            }
+        }
+        for rule in &catalog.rules {
+            if !named.contains(rule.id()) {
+                problems.push(format!("rule `{}` belongs to no family", rule.id()));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(COVERAGE_MD);
+        let rendered = render_coverage(&coverage.family, &catalog);
+        if std::env::var_os("LEAKGATE_BLESS").is_some() {
+            std::fs::write(&path, &rendered).unwrap();
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            current == rendered,
+            "{COVERAGE_MD} is stale: run `LEAKGATE_BLESS=1 cargo test --lib \
+             rules::tests::coverage_table_names_every_rule` and commit it"
+        );
+    }
+
     #[test]
     fn required_families_are_present() {
         let catalog = Catalog::builtin().unwrap();

@@ -31,6 +31,10 @@ pub enum Checksum {
     GithubCrc32,
     /// npm's token format uses the same construction as GitHub's.
     NpmCrc32,
+    /// A JWT's header and payload are base64url JSON objects, the header naming its `alg`.
+    JwtStructure,
+    /// A PyPI token's body is a version-2 macaroon ending in its 32-byte signature field.
+    PypiMacaroon,
 }
 
 impl Checksum {
@@ -38,6 +42,8 @@ impl Checksum {
         match self {
             Checksum::GithubCrc32 => "github-crc32",
             Checksum::NpmCrc32 => "npm-crc32",
+            Checksum::JwtStructure => "jwt-structure",
+            Checksum::PypiMacaroon => "pypi-macaroon",
         }
     }
 }

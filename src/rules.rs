@@ -706,6 +706,15 @@ mod tests {
         if std::env::var_os("LEAKGATE_BLESS").is_some() {
             std::fs::write(&path, &rendered).unwrap();
         }
+        let readme = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
+        )
+        .unwrap();
+        let size = format!("**{} detector rules**", catalog.rules.len());
+        assert!(
+            readme.contains(&size),
+            "README.md must state the catalog size as {size}"
+        );
         let current = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             current == rendered,

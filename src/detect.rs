@@ -637,6 +637,7 @@ pub fn checksum_valid(kind: Checksum, secret: &[u8]) -> bool {
         }
         Checksum::JwtStructure => jwt_well_formed(secret),
         Checksum::PypiMacaroon => pypi_macaroon_well_formed(secret),
+        Checksum::PemDer => pem_der_well_formed(secret),
     }
 }
 
@@ -699,6 +700,55 @@ fn jwt_well_formed(token: &[u8]) -> bool {
     };
     matches!(object(header), Some(h) if h.get("alg").is_some_and(|a| a.is_string()))
         && object(payload).is_some()
+}
+
+/// RFC 7468: the body of a PEM private key is the base64 of a DER structure, an outer SEQUENCE
+/// (tag 0x30) whose declared length fits in the decoded bytes. A documentation stub cut short
+/// (`MIIEpQIBAAK…` then `-----END`) declares more than it holds. Bodies under RFC 1421 headers
+/// (`Proc-Type: 4,ENCRYPTED`) are ciphertext, not DER, and pass. Layout noise is ignored: line
+/// breaks, indentation, escaped `\n`, and the quotes and commas of a key split across JSON lines.
+fn pem_der_well_formed(block: &[u8]) -> bool {
+    let Some(open) = memchr::memmem::find(block, b"KEY-----") else {
+        return false;
+    };
+    let rest = &block[open + 8..];
+    let body = match memchr::memmem::find(rest, b"-----END") {
+        Some(end) => &rest[..end],
+        None => rest,
+    };
+    if memchr::memmem::find(body, b"Proc-Type:").is_some() {
+        return true;
+    }
+    let mut b64 = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            // An escape sequence (`\n`, `\r`, `\t`): its letter is not base64 content
+            // (an escaped `\/` is).
+            b'\\' if matches!(body.get(i + 1), Some(b'n' | b'r' | b't')) => i += 1,
+            c if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' => b64.push(c),
+            _ => {}
+        }
+        i += 1;
+    }
+    use base64::Engine as _;
+    let Ok(der) = base64::engine::general_purpose::STANDARD_NO_PAD.decode(&b64) else {
+        return false;
+    };
+    if der.len() < 2 || der[0] != 0x30 {
+        return false;
+    }
+    let (header, length) = match der[1] {
+        n if n < 0x80 => (2, usize::from(n)),
+        0x81 if der.len() > 2 => (3, usize::from(der[2])),
+        0x82 if der.len() > 3 => (4, usize::from(der[2]) << 8 | usize::from(der[3])),
+        0x83 if der.len() > 4 => (
+            5,
+            usize::from(der[2]) << 16 | usize::from(der[3]) << 8 | usize::from(der[4]),
+        ),
+        _ => return false,
+    };
+    header + length <= der.len()
 }
 
 /// PyPI tokens are `pypi-` and a base64url version-2 macaroon: version byte 2 first, the 32-byte
@@ -943,6 +993,27 @@ mod tests {
             let text = format!("TWINE_PASSWORD={bad}");
             assert_eq!(all_findings(&text), Vec::<String>::new(), "{text}");
         }
+    }
+
+    #[test]
+    fn truncated_pem_key_is_reported_by_no_rule() {
+        let catalog = Catalog::builtin().unwrap();
+        let rule = catalog.get("pem-private-key").unwrap();
+        for ex in &rule.spec.examples {
+            assert_eq!(all_findings(ex), ["pem-private-key"], "{ex}");
+        }
+        // A documentation stub: the DER header announces a 2048-bit key, the body holds 48 bytes.
+        let stub = "-----BEGIN RSA PRIVATE KEY----- \
+                    MIIEpQIBAAKCAQEAuq3Rk7Zx2Wm9TvLp4YcBn8sHdJ0fGa6eQ1tNoUiXy5rKwVzDm. \
+                    -----END RSA PRIVATE KEY-----";
+        for text in [
+            format!("For example, `{stub}`"),
+            format!("private_key = \"{stub}\""),
+        ] {
+            assert_eq!(all_findings(&text), Vec::<String>::new(), "{text}");
+        }
+        // The same stub with one real line break and a JSON-escaped one still decodes the same.
+        assert!(!pem_der_well_formed(stub.replace(' ', "\\n").as_bytes()));
     }
 
     #[test]

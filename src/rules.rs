@@ -35,6 +35,8 @@ pub enum Checksum {
     JwtStructure,
     /// A PyPI token's body is a version-2 macaroon ending in its 32-byte signature field.
     PypiMacaroon,
+    /// A PEM private key's body is base64 DER whose outer SEQUENCE fits in it.
+    PemDer,
 }
 
 impl Checksum {
@@ -44,6 +46,7 @@ impl Checksum {
             Checksum::NpmCrc32 => "npm-crc32",
             Checksum::JwtStructure => "jwt-structure",
             Checksum::PypiMacaroon => "pypi-macaroon",
+            Checksum::PemDer => "pem-der",
         }
     }
 }

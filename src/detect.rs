@@ -659,6 +659,12 @@ const DOCUMENTATION_VALUES: &[&str] = &[
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
     // GitHub's REST API documentation sample.
     "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    // RFC 6749 (OAuth 2.0) examples: access and refresh token, client secret, Basic credentials.
+    "2YotnFZFEjr1zCsicMWpAA",
+    "tGzv3JOkF0XG5Qx2TlKWIA",
+    "gX1fBat3bV",
+    "czZCaGRSa3F0MzpnWDFmQmF0M2JW",
+    "s6BhdRkqt3:gX1fBat3bV",
 ];
 
 fn is_documentation_value(secret: &[u8]) -> bool {

@@ -370,14 +370,14 @@ impl Staged {
     /// Index entries at or below `paths`, scanned whole.
     pub fn entries_under(&self, repo: &Repo, paths: &[Vec<u8>]) -> Result<Vec<Change>> {
         match (self, repo) {
-            (Staged::Index(ix), _) => Ok(ix.entries_under(paths)),
+            (Staged::Index(ix), Repo::Libgit2(r)) => ix.entries_under(r, paths),
             (Staged::Cli, Repo::Cli(c)) => {
                 let mut files = c.entries_under(paths)?;
                 files.sort_by(|a, b| a.path.cmp(&b.path));
                 files.dedup_by(|a, b| a.path == b.path);
                 Ok(files)
             }
-            (Staged::Cli, Repo::Libgit2(_)) => bail!(MIXED),
+            (Staged::Cli, Repo::Libgit2(_)) | (Staged::Index(_), Repo::Cli(_)) => bail!(MIXED),
         }
     }
 }

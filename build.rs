@@ -5,8 +5,12 @@
 
 use std::path::Path;
 
-/// In catalog order: earlier files win overlap ties.
-const FILES: &[&str] = &["ai", "cloud", "devtools", "saas", "keys", "generic"];
+/// In catalog order: earlier files win overlap ties. `ml` and `services` come first because
+/// several of their rules name the provider of a key whose shape another issuer shares (Moonshot's
+/// `sk-` keys look like OpenAI's, Clerk's `sk_live_` like Stripe's): the named provider must win.
+const FILES: &[&str] = &[
+    "ml", "services", "ai", "cloud", "devtools", "saas", "keys", "generic",
+];
 
 fn main() {
     let mut files = Vec::new();

@@ -10,7 +10,8 @@ handed to:
   git floor   what git itself spends producing the same diff (`git diff --cached
               --no-ext-diff -U0`, or `git log -p` for a range), output to /dev/null;
   leakgate    the command a hook runs (`leakgate check-staged`, or `check-range`);
-  peers       gitleaks / betterleaks when they are on PATH.
+  peers       gitleaks, betterleaks and kingfisher as pre-commit hooks, when on PATH
+              (bench/run.sh installs them from PyPI into the benchmark's own venv).
 
 Runs are interleaved (floor, leakgate, peers, floor, ...) after one warm-up round, so a
 neighbour's build slows every tool alike; the table shows medians. Wall clock and user+sys CPU
@@ -29,6 +30,8 @@ Scenarios (--quick: scenario 1 only, smaller inputs, one run; --scenarios picks 
   4 json       one 50 MB generated JSON document staged as a first commit
   5 range      `check-range` over 500 commits that each change a few files of transformers
   6 blob       one 200 MB text file staged: leakgate's peak RSS against the blob size
+  7 small      everyday in a small repository (django alone, a few thousand files): git's
+               floor is 1-2 ms, so leakgate's fixed start-up cost is what shows
 """
 
 from __future__ import annotations
@@ -273,6 +276,31 @@ def build_everyday(quick: bool) -> dict:
         # A repository people work in has packed history (clone, auto gc).
         git(d, "repack", "-adq")
         target = pick_edit_target(d)
+        target.write_text(insert_middle(target.read_text(), EVERYDAY_CHANGE))
+        git(d, "add", str(target.relative_to(d)))
+        write_stamp(d, key)
+    files, size = tree_bytes(d)
+    return dict(repo=d, label=f"{label}: {files} files, {size / MB:.0f} MB; 1 file +20 lines staged",
+                bytes=None)
+
+
+def build_everyday_small(quick: bool) -> dict:
+    got = pip_package("django")
+    if got is None:
+        return "django could not be fetched from PyPI"
+    src, label = got
+    d = CACHE / "repos" / "s7-small"
+    key = f"{GEN_VERSION} {label}"
+    if not stamp_ok(d, key):
+        log(f"building {d}")
+        init_repo(d)
+        copy_tree([("django", src)], d)
+        git(d, "add", "-A")
+        git(d, "commit", "-q", "-m", "base: vendored sources")
+        git(d, "repack", "-adq")
+        target = d / "django" / "db" / "models" / "query.py"
+        if not target.exists():
+            target = pick_edit_target(d)
         target.write_text(insert_middle(target.read_text(), EVERYDAY_CHANGE))
         git(d, "add", str(target.relative_to(d)))
         write_stamp(d, key)
@@ -613,19 +641,22 @@ def tools_for(sc: dict, leakgate: str) -> list[Tool]:
         tools = [Tool("git floor", ["git", "log", "-p", rng]),
                  Tool("leakgate", [leakgate, "check-range", rng], (0, 1))]
         peers = [("gitleaks", ["gitleaks", "git", "--no-banner", "--redact",
-                               f"--log-opts={rng}", "."]),
+                               f"--log-opts={rng}", "."], (0, 1)),
                  ("betterleaks", ["betterleaks", "git", "--no-banner", "--redact",
-                                  f"--log-opts={rng}", "."])]
+                                  f"--log-opts={rng}", "."], (0, 1))]
     else:
         tools = [Tool("git floor", ["git", "diff", "--cached", "--no-ext-diff", "-U0"]),
                  Tool("leakgate", [leakgate, "check-staged"], (0, 1))]
         peers = [("gitleaks", ["gitleaks", "git", "--pre-commit", "--staged", "--no-banner",
-                               "--redact", "."]),
+                               "--redact", "."], (0, 1)),
                  ("betterleaks", ["betterleaks", "git", "--staged", "--no-banner", "--redact",
-                                  "."])]
-    for name, cmd in peers:
+                                  "."], (0, 1)),
+                 # kingfisher exits 200 for findings, 205 for validated ones.
+                 ("kingfisher", ["kingfisher", "scan", ".", "--staged", "--no-validate",
+                                 "--no-update-check"], (0, 200, 205))]
+    for name, cmd, ok in peers:
         if shutil.which(name):
-            tools.append(Tool(name, cmd, (0, 1)))
+            tools.append(Tool(name, cmd, ok))
         else:
             tools.append(Tool(name, [], ()))  # reported as "not on PATH"
     return tools
@@ -666,8 +697,12 @@ def run_scenario(sc: dict, leakgate: str, runs: int, scratch: Path) -> list[Tool
 
 # --- the report -----------------------------------------------------------------------------
 
-TARGETS = {  # scenario -> the issue's limit on leakgate/floor (wall time)
-    "1 everyday": 3.0, "2 first": 2.0, "3 notebooks": 2.0, "4 json": 2.0,
+TARGETS = {  # scenario -> issue 15's limit on leakgate/floor (wall time)
+    "1 everyday": 3.0, "2 first": 1.5, "3 notebooks": 1.5, "4 json": 1.5, "5 range": 1.5,
+    "7 small": 2.0,
+}
+PEER_TARGETS = {  # scenario -> how many times faster than the fastest peer (issue 15)
+    "7 small": 25.0, "2 first": 5.0, "3 notebooks": 5.0, "4 json": 5.0,
 }
 
 
@@ -690,12 +725,22 @@ def header(leakgate: str, runs: int, quick: bool, load0: float) -> list[str]:
                             "--untracked-files=no"], capture_output=True, text=True).stdout
     built = dt.datetime.fromtimestamp(Path(leakgate).stat().st_mtime).strftime("%Y-%m-%d %H:%M")
     gitv = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    rules = subprocess.run([leakgate, "rules"], capture_output=True, text=True).stdout
+    catalog = (rules.strip().splitlines() or ["unknown"])[-1]
+    peers = []
+    for name, args in (("gitleaks", ["version"]), ("betterleaks", ["version"]),
+                       ("kingfisher", ["--version"])):
+        if shutil.which(name):
+            v = subprocess.run([name, *args], capture_output=True, text=True)
+            peers.append(f"{name} {(v.stdout or v.stderr).strip().split()[-1] if (v.stdout or v.stderr).strip() else '?'}")
     return [
         f"# leakgate benchmark — {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         "",
         f"- machine: {os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {cpu}",
         f"- leakgate: commit {commit}{' + uncommitted changes' if dirty else ''}, "
         f"binary {leakgate} built {built}",
+        f"- catalog: {catalog}",
+        f"- peers: {', '.join(peers) if peers else 'none on PATH (bench/run.sh --peers)'}",
         f"- {gitv}; runs per tool: {runs} (+1 warm-up), medians shown"
         f"{'; --quick' if quick else ''}",
         f"- inputs cached in {CACHE}; peak RSS "
@@ -743,6 +788,10 @@ def table(results: list[tuple[str, dict, list[Tool] | str]]) -> list[str]:
             elif t is not floor:
                 ratio = (f"{wall / lg.median('wall'):.2f}× leakgate "
                          f"(CPU {cpu / max(lg.median('cpu'), 1e-3):.2f}×)")
+                if name in PEER_TARGETS:
+                    lim = PEER_TARGETS[name]
+                    target = (f"leakgate ≥{lim:g}× faster: "
+                              f"{'ok' if wall / lg.median('wall') >= lim else 'MISS'}")
             if sc.get("bytes"):
                 mbps = f"{sc['bytes'] / MB / wall:.0f}"
             out.append(f"| {name} | {t.name} | {fmt_s(wall)} | {fmt_s(cpu)} | {rss:.0f} MB | "
@@ -762,6 +811,7 @@ SCENARIOS = {
     "4": ("4 json", build_json),
     "5": ("5 range", build_range),
     "6": ("6 blob", build_blob),
+    "7": ("7 small", build_everyday_small),
 }
 
 
@@ -777,10 +827,10 @@ def main() -> int:
     ap.add_argument("--prepare", action="store_true", help="build the inputs, measure nothing")
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 5)
-    chosen = (args.scenarios or ("1" if args.quick else "1,2,3,4,5,6")).split(",")
+    chosen = (args.scenarios or ("1" if args.quick else ",".join(SCENARIOS))).split(",")
     for c in chosen:
         if c not in SCENARIOS:
-            ap.error(f"unknown scenario {c!r} (1-6)")
+            ap.error(f"unknown scenario {c!r} ({', '.join(SCENARIOS)})")
     leakgate = str(Path(args.leakgate).resolve())
     if not os.access(leakgate, os.X_OK):
         ap.error(f"no leakgate binary at {leakgate} (cargo build --release)")

@@ -106,7 +106,12 @@ def main() -> int:
     per_rule = collections.Counter(f["rule"] for f in findings)
     skipped = collections.Counter(s["reason"].split(":")[0] for s in report.get("skipped", []))
 
+    # The catalog size goes with the figures: a larger catalog must not buy its coverage with
+    # false alarms.
+    rules = subprocess.run([str(Path(args.leakgate).resolve()), "rules"], env=bench.ENV,
+                           capture_output=True, text=True).stdout.strip().splitlines()
     print(f"# leakgate false-positive count on {label}, staged as a first commit")
+    print(f"catalog: {rules[-1] if rules else 'unknown'}")
     print(f"scanned: {scanned['files']} files, {scanned['lines']} added lines, "
           f"{scanned['bytes'] / bench.MB:.1f} MB")
     print(f"skipped: {dict(skipped) or 'nothing'}; suppressed: {report.get('suppressed')}")

@@ -156,6 +156,7 @@ impl<'c> Detector<'c> {
 
     fn scan_level(&self, text: &[u8], depth: usize, suppressed: &mut Suppressed) -> Vec<Match> {
         let decoding = depth < self.policy.decode_depth;
+        let mut malformed = Vec::new();
         let (mut found, decoded_spans) = if text.len() >= PARALLEL_TEXT {
             // One large text (a generated file, a dump) would keep a single core busy: its
             // rules run side by side, and the decoder alongside them. Rules are independent
@@ -167,26 +168,29 @@ impl<'c> Detector<'c> {
                         .into_par_iter()
                         .map(|idx| {
                             let (mut found, mut sup) = (Vec::new(), Suppressed::default());
-                            self.match_rule(idx, text, &mut found, &mut sup);
-                            (found, sup)
+                            let mut bad = Vec::new();
+                            self.match_rule(idx, text, &mut found, &mut sup, &mut bad);
+                            (found, sup, bad)
                         })
                         .collect::<Vec<_>>()
                 },
                 || decoding.then(|| decode::decode_spans_bounded(text)),
             );
             let mut found = Vec::new();
-            for (matches, sup) in per_rule {
+            for (matches, sup, bad) in per_rule {
                 found.extend(matches);
                 suppressed.allowlist += sup.allowlist;
+                malformed.extend(bad);
             }
             (found, spans)
         } else {
             let mut found = Vec::new();
             for idx in self.catalog.select(text) {
-                self.match_rule(idx, text, &mut found, suppressed);
+                self.match_rule(idx, text, &mut found, suppressed, &mut malformed);
             }
             (found, None)
         };
+        drop_malformed(&mut found, &malformed);
         resolve_overlaps(&mut found, self.catalog);
 
         if decoding {
@@ -224,7 +228,16 @@ impl<'c> Detector<'c> {
         found
     }
 
-    fn match_rule(&self, idx: usize, text: &[u8], out: &mut Vec<Match>, sup: &mut Suppressed) {
+    /// `malformed` collects the spans of values in this rule's format that fail its structural
+    /// check: they are claimed by the format, so no other rule may report them either.
+    fn match_rule(
+        &self,
+        idx: usize,
+        text: &[u8],
+        out: &mut Vec<Match>,
+        sup: &mut Suppressed,
+        malformed: &mut Vec<(usize, usize)>,
+    ) {
         let rule = &self.catalog.rules[idx];
         let re = rule.regex();
         let group = rule.spec.secret_group;
@@ -252,13 +265,14 @@ impl<'c> Detector<'c> {
                     checksum,
                 }),
                 Verdict::Allowlisted => sup.allowlist += 1,
+                Verdict::Malformed => malformed.push((start, end)),
                 Verdict::NotASecret => {}
             }
         }
     }
 
     fn judge(&self, idx: usize, rule: &Rule, secret: &[u8]) -> Verdict {
-        if secret.is_empty() {
+        if secret.is_empty() || is_documentation_value(secret) {
             return Verdict::NotASecret;
         }
         let over = self.policy.overrides.get(idx);
@@ -275,7 +289,7 @@ impl<'c> Detector<'c> {
             _ => {}
         }
         let checksum = match rule.spec.checksum {
-            Some(c) if !checksum_valid(c, secret) => return Verdict::NotASecret,
+            Some(c) if !checksum_valid(c, secret) => return Verdict::Malformed,
             other => other,
         };
         let allow = self.policy.allow_secrets.iter();
@@ -302,6 +316,8 @@ enum Verdict {
     Finding(Option<Checksum>),
     Allowlisted,
     NotASecret,
+    /// In the rule's format but failing its structural check (checksum, JSON, macaroon).
+    Malformed,
 }
 
 /// Texts from this size on are scanned on several threads: below it, handing work to the
@@ -619,7 +635,136 @@ pub fn checksum_valid(kind: Checksum, secret: &[u8]) -> bool {
             let (payload, check) = body.split_at(30);
             base62_fixed(crc32(payload), 6).as_slice() == check
         }
+        Checksum::JwtStructure => jwt_well_formed(secret),
+        Checksum::PypiMacaroon => pypi_macaroon_well_formed(secret),
+        Checksum::PemDer => pem_der_well_formed(secret),
     }
+}
+
+// --- Structural checks decide (issue 14) ---------------------------------------------------------
+// A value in a provider's format that fails the provider's structural check is not that
+// credential, and it is not any other credential either: the generic rules must not pick up
+// what the format's own rule rejected. Public documentation values are examples, not secrets.
+
+/// Well-known values from providers' public documentation and the jwt.io debugger: they appear
+/// in tutorials, tests and READMEs everywhere and grant nothing.
+const DOCUMENTATION_VALUES: &[&str] = &[
+    // AWS documentation's example access key pair.
+    "AKIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    // Stripe's documented test-mode keys.
+    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
+    // The token the jwt.io debugger opens with.
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    // GitHub's REST API documentation sample.
+    "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    // RFC 6749 (OAuth 2.0) examples: access and refresh token, client secret, Basic credentials.
+    "2YotnFZFEjr1zCsicMWpAA",
+    "tGzv3JOkF0XG5Qx2TlKWIA",
+    "gX1fBat3bV",
+    "czZCaGRSa3F0MzpnWDFmQmF0M2JW",
+    "s6BhdRkqt3:gX1fBat3bV",
+];
+
+fn is_documentation_value(secret: &[u8]) -> bool {
+    DOCUMENTATION_VALUES.iter().any(|v| v.as_bytes() == secret)
+}
+
+/// Drop findings that overlap a value its own format's structural check rejected.
+fn drop_malformed(found: &mut Vec<Match>, malformed: &[(usize, usize)]) {
+    if !malformed.is_empty() {
+        found.retain(|m| !malformed.iter().any(|&(s, e)| m.start < e && s < m.end));
+    }
+}
+
+fn base64url_decode(segment: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let trimmed = segment
+        .strip_suffix(b"==")
+        .or_else(|| segment.strip_suffix(b"="))
+        .unwrap_or(segment);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .ok()
+}
+
+/// RFC 7519: three dot-separated base64url parts; header and payload are JSON objects, and the
+/// header names the signing algorithm.
+fn jwt_well_formed(token: &[u8]) -> bool {
+    let mut parts = token.split(|&b| b == b'.');
+    let (Some(header), Some(payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let object = |part: &[u8]| -> Option<serde_json::Map<String, serde_json::Value>> {
+        match serde_json::from_slice(&base64url_decode(part)?).ok()? {
+            serde_json::Value::Object(map) => Some(map),
+            _ => None,
+        }
+    };
+    matches!(object(header), Some(h) if h.get("alg").is_some_and(|a| a.is_string()))
+        && object(payload).is_some()
+}
+
+/// RFC 7468: the body of a PEM private key is the base64 of a DER structure, an outer SEQUENCE
+/// (tag 0x30) whose declared length fits in the decoded bytes. A documentation stub cut short
+/// (`MIIEpQIBAAK…` then `-----END`) declares more than it holds. Bodies under RFC 1421 headers
+/// (`Proc-Type: 4,ENCRYPTED`) are ciphertext, not DER, and pass. Layout noise is ignored: line
+/// breaks, indentation, escaped `\n`, and the quotes and commas of a key split across JSON lines.
+fn pem_der_well_formed(block: &[u8]) -> bool {
+    let Some(open) = memchr::memmem::find(block, b"KEY-----") else {
+        return false;
+    };
+    let rest = &block[open + 8..];
+    let body = match memchr::memmem::find(rest, b"-----END") {
+        Some(end) => &rest[..end],
+        None => rest,
+    };
+    if memchr::memmem::find(body, b"Proc-Type:").is_some() {
+        return true;
+    }
+    let mut b64 = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            // An escape sequence (`\n`, `\r`, `\t`): its letter is not base64 content
+            // (an escaped `\/` is).
+            b'\\' if matches!(body.get(i + 1), Some(b'n' | b'r' | b't')) => i += 1,
+            c if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' => b64.push(c),
+            _ => {}
+        }
+        i += 1;
+    }
+    use base64::Engine as _;
+    let Ok(der) = base64::engine::general_purpose::STANDARD_NO_PAD.decode(&b64) else {
+        return false;
+    };
+    if der.len() < 2 || der[0] != 0x30 {
+        return false;
+    }
+    let (header, length) = match der[1] {
+        n if n < 0x80 => (2, usize::from(n)),
+        0x81 if der.len() > 2 => (3, usize::from(der[2])),
+        0x82 if der.len() > 3 => (4, usize::from(der[2]) << 8 | usize::from(der[3])),
+        0x83 if der.len() > 4 => (
+            5,
+            usize::from(der[2]) << 16 | usize::from(der[3]) << 8 | usize::from(der[4]),
+        ),
+        _ => return false,
+    };
+    header + length <= der.len()
+}
+
+/// PyPI tokens are `pypi-` and a base64url version-2 macaroon: version byte 2 first, the 32-byte
+/// signature field (type 6, length 32) last.
+fn pypi_macaroon_well_formed(token: &[u8]) -> bool {
+    let Some(bytes) = token.strip_prefix(b"pypi-").and_then(base64url_decode) else {
+        return false;
+    };
+    let n = bytes.len();
+    n >= 35 && bytes[0] == 2 && bytes[n - 34] == 6 && bytes[n - 33] == 32
 }
 
 fn base62_fixed(mut n: u32, width: usize) -> Vec<u8> {
@@ -754,6 +899,142 @@ mod tests {
         );
         assert_eq!(large, small);
         assert_eq!(sup_large, sup_small);
+    }
+
+    /// Issue 14, "structural checks decide": every finding of any rule in `text`.
+    fn all_findings(text: &str) -> Vec<String> {
+        let catalog = Catalog::builtin().unwrap();
+        let detector = Detector::new(&catalog, default_policy());
+        detector
+            .scan(text.as_bytes(), &mut Suppressed::default())
+            .iter()
+            .map(|m| catalog.rules[m.rule].id().to_string())
+            .collect()
+    }
+
+    /// A GitHub token body with its CRC32 recomputed: the valid token, and the same token with
+    /// the last checksum character changed.
+    fn github_pair(prefix: &str, body30: &str) -> (String, String) {
+        let check = base62_fixed(crc32(body30.as_bytes()), 6);
+        let good = format!(
+            "{prefix}{body30}{}",
+            String::from_utf8(check.clone()).unwrap()
+        );
+        let mut bad_check = check;
+        bad_check[5] = if bad_check[5] == b'A' { b'B' } else { b'A' };
+        let bad = format!("{prefix}{body30}{}", String::from_utf8(bad_check).unwrap());
+        (good, bad)
+    }
+
+    #[test]
+    fn github_token_with_a_wrong_checksum_is_reported_by_no_rule() {
+        let (good, bad) = github_pair("ghp_", "Qm3vT9xLpW2rKs8YdN4bZc7GfJhUeA");
+        assert_eq!(
+            all_findings(&format!("GITHUB_TOKEN={good}")),
+            ["github-classic-pat"]
+        );
+        for text in [
+            format!("GITHUB_TOKEN={bad}"),
+            format!("github_token = \"{bad}\""),
+            format!("curl -H 'Authorization: Bearer {bad}' https://api.github.com/user"),
+        ] {
+            assert_eq!(all_findings(&text), Vec::<String>::new(), "{text}");
+        }
+    }
+
+    #[test]
+    fn npm_token_with_a_wrong_checksum_is_reported_by_no_rule() {
+        let (good, bad) = github_pair("npm_", "Zr8qL2vWm9xT4kQm3vT9xLpW2rKs8Y");
+        assert_eq!(
+            all_findings(&format!("NPM_TOKEN={good}")),
+            ["npm-access-token"]
+        );
+        let text = format!("//registry.npmjs.org/:_authToken={bad}\nNPM_TOKEN={bad}");
+        assert_eq!(all_findings(&text), Vec::<String>::new());
+    }
+
+    #[test]
+    fn malformed_jwt_is_reported_by_no_rule() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let sig = "Xk2vQ9mLp4WzR7tYb1NcE8uHa3JdG6sF";
+        let header = b64(r#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = b64(r#"{"sub":"svc-7f3k2","exp":1930000000}"#);
+        let good = format!("{header}.{payload}.{sig}");
+        assert_eq!(all_findings(&format!("auth_token = \"{good}\"")), ["jwt"]);
+        // Right prefixes, but the payload is not JSON / the header names no algorithm.
+        let not_json = format!("{header}.eyJ{}.{sig}", b64("zzz not json at all, really"));
+        let no_alg = format!("{}.{payload}.{sig}", b64(r#"{"typ":"JWT","kid":"k1"}"#));
+        for bad in [not_json, no_alg] {
+            assert!(bad.starts_with("eyJ") && bad.contains(".eyJ"), "{bad}");
+            let text = format!("auth_token = \"{bad}\"");
+            assert_eq!(all_findings(&text), Vec::<String>::new(), "{text}");
+        }
+    }
+
+    #[test]
+    fn pypi_token_that_is_not_a_macaroon_is_reported_by_no_rule() {
+        let catalog = Catalog::builtin().unwrap();
+        let rule = catalog.get("pypi-upload-token").unwrap();
+        let good = rule.spec.examples[0].trim_start_matches("password = ");
+        assert!(pypi_macaroon_well_formed(good.as_bytes()));
+        assert_eq!(
+            all_findings(&format!("TWINE_PASSWORD={good}")),
+            ["pypi-upload-token"]
+        );
+        // The same token with its signature field's tag damaged, and a random body.
+        let damaged = {
+            let bytes = base64url_decode(good.trim_start_matches("pypi-").as_bytes()).unwrap();
+            let mut bytes = bytes;
+            let n = bytes.len();
+            bytes[n - 34] = 7;
+            use base64::Engine as _;
+            format!(
+                "pypi-{}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+            )
+        };
+        let random = "pypi-AgEIcHlwaS5vcmcQm3vT9xLpW2rKs8YdN4bZc7GfJhUeAZr8qL2vWm9xT4kQm3vT9xLpW2rKs8YdN4bZc7GfJhUeAVn5";
+        for bad in [damaged.as_str(), random] {
+            let text = format!("TWINE_PASSWORD={bad}");
+            assert_eq!(all_findings(&text), Vec::<String>::new(), "{text}");
+        }
+    }
+
+    #[test]
+    fn truncated_pem_key_is_reported_by_no_rule() {
+        let catalog = Catalog::builtin().unwrap();
+        let rule = catalog.get("pem-private-key").unwrap();
+        for ex in &rule.spec.examples {
+            assert_eq!(all_findings(ex), ["pem-private-key"], "{ex}");
+        }
+        // A documentation stub: the DER header announces a 2048-bit key, the body holds 48 bytes.
+        let stub = "-----BEGIN RSA PRIVATE KEY----- \
+                    MIIEpQIBAAKCAQEAuq3Rk7Zx2Wm9TvLp4YcBn8sHdJ0fGa6eQ1tNoUiXy5rKwVzDm. \
+                    -----END RSA PRIVATE KEY-----";
+        for text in [
+            format!("For example, `{stub}`"),
+            format!("private_key = \"{stub}\""),
+        ] {
+            assert_eq!(all_findings(&text), Vec::<String>::new(), "{text}");
+        }
+        // The same stub with one real line break and a JSON-escaped one still decodes the same.
+        assert!(!pem_der_well_formed(stub.replace(' ', "\\n").as_bytes()));
+    }
+
+    #[test]
+    fn public_documentation_values_are_reported_by_no_rule() {
+        for value in DOCUMENTATION_VALUES {
+            for text in [
+                format!("secret_value = \"{value}\""),
+                format!("export API_TOKEN={value}"),
+            ] {
+                assert_eq!(all_findings(&text), Vec::<String>::new(), "{text}");
+            }
+        }
+        // A value one character away from a documentation value is still reported.
+        let near = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5d";
+        assert_eq!(all_findings(&format!("token = \"{near}\"")), ["jwt"]);
     }
 
     #[test]

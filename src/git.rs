@@ -28,6 +28,82 @@ use git2::{
 
 use crate::index::{self, CacheTree, IndexFile};
 
+/// A git object id of either hash function: 20 bytes (SHA-1, what libgit2 reads) or 32 bytes
+/// (SHA-256, read through git's plumbing by `gitcli`). The scanner only compares, prints and
+/// hands ids back to the backend that produced them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId {
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl ObjectId {
+    /// From the raw hash bytes (20 or 32 of them).
+    pub fn from_bytes(raw: &[u8]) -> Option<ObjectId> {
+        if raw.len() != 20 && raw.len() != 32 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        bytes[..raw.len()].copy_from_slice(raw);
+        Some(ObjectId {
+            len: raw.len() as u8,
+            bytes,
+        })
+    }
+
+    /// From 40 (SHA-1) or 64 (SHA-256) hex digits.
+    pub fn from_hex(hex: &str) -> Result<ObjectId> {
+        let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        let raw = hex.as_bytes();
+        if raw.len() != 40 && raw.len() != 64 {
+            bail!("`{}` is not an object id", crate::report::sanitize(hex));
+        }
+        let mut bytes = Vec::with_capacity(raw.len() / 2);
+        for pair in raw.chunks_exact(2) {
+            match (digit(pair[0]), digit(pair[1])) {
+                (Some(h), Some(l)) => bytes.push(h << 4 | l),
+                _ => bail!("`{}` is not an object id", crate::report::sanitize(hex)),
+            }
+        }
+        Ok(ObjectId::from_bytes(&bytes).expect("20 or 32 bytes"))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.as_bytes().iter().all(|&b| b == 0)
+    }
+
+    /// The libgit2 id, for a SHA-1 id (libgit2 as bound by git2 reads no other).
+    pub fn to_oid(self) -> Result<Oid> {
+        Oid::from_bytes(self.as_bytes())
+            .with_context(|| format!("object id {self} is not a SHA-1 id"))
+    }
+}
+
+impl From<Oid> for ObjectId {
+    fn from(id: Oid) -> ObjectId {
+        ObjectId::from_bytes(id.as_bytes()).expect("a libgit2 id has 20 bytes")
+    }
+}
+
+impl std::fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.as_bytes() {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// One file whose new content is to be scanned.
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -35,8 +111,8 @@ pub struct Change {
     pub path: Vec<u8>,
     /// The previous version: HEAD's blob (or the rename source). None when the file is new or
     /// when the whole content is to be scanned.
-    pub old: Option<Oid>,
-    pub new: Oid,
+    pub old: Option<ObjectId>,
+    pub new: ObjectId,
     /// The staged entry is a regular file present in the working tree, so the working-tree
     /// copy may stand in for the blob when it hashes to `new` (see `read_worktree_copy`).
     pub worktree: bool,
@@ -72,6 +148,19 @@ pub fn open() -> Result<Repository> {
         .context("cannot open a git repository here (run inside a repository, or set GIT_DIR)")
 }
 
+/// The index file git commits from, and whether it was named explicitly. `GIT_INDEX_FILE`
+/// (which `git commit -a` and `git commit -- path` point at a temporary index) wins; git
+/// resolves a relative value against the top of the work tree (it moves there before reading
+/// it; the git directory in a bare repository), not against the current directory: a hook
+/// manager that starts leakgate in a subdirectory still gets the index git meant.
+fn index_file(repo: &Repository, env: Option<std::ffi::OsString>) -> (PathBuf, bool) {
+    match env.filter(|v| !v.is_empty()).map(PathBuf::from) {
+        Some(f) if f.is_absolute() => (f, true),
+        Some(f) => (repo.workdir().unwrap_or_else(|| repo.path()).join(f), true),
+        None => (repo.path().join("index"), false),
+    }
+}
+
 /// The tree HEAD points at; None when HEAD is unborn (the first commit of a branch).
 pub fn head_tree(repo: &Repository) -> Result<Option<Tree<'_>>> {
     let head = match repo.head() {
@@ -101,27 +190,27 @@ pub enum StagedIndex {
 
 impl StagedIndex {
     pub fn load(repo: &Repository) -> Result<StagedIndex> {
-        // The same rule libgit2 applies when opening from the environment: a non-empty
-        // GIT_INDEX_FILE (relative to the current directory) beats the repository's index.
-        let file = match std::env::var_os("GIT_INDEX_FILE").filter(|v| !v.is_empty()) {
-            Some(f) => PathBuf::from(f),
-            None => repo.path().join("index"),
-        };
-        Self::read(repo, &file)
+        let (file, named) = index_file(repo, std::env::var_os("GIT_INDEX_FILE"));
+        Self::read(repo, &file, named)
     }
 
-    fn read(repo: &Repository, file: &Path) -> Result<StagedIndex> {
-        let (staged, conflicts) = match index::read(file)? {
+    fn read(repo: &Repository, file: &Path, named: bool) -> Result<StagedIndex> {
+        let (staged, conflicts) = match index::read(file, repo.path(), !named)? {
             index::Read::Parsed(ix) => {
                 let conflicts = ix.has_conflicts();
                 (StagedIndex::Direct(ix), conflicts)
             }
+            index::Read::Split(_) => unreachable!("index::read merges split indexes"),
             index::Read::Unsupported(form) => {
-                let ix = repo.index().map_err(|e| {
-                    let way_out = form.remedy.map_or(String::new(), |cmd| {
-                        format!(" ({} is not readable yet: `{cmd}` turns it off)", form.what)
-                    });
-                    anyhow::anyhow!("cannot read the git index: {}{way_out}", e.message())
+                // The file itself, not `repo.index()`: libgit2 resolves a relative
+                // GIT_INDEX_FILE against the current directory, which is not git's rule.
+                let ix = Index::open(file).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot read the git index {} ({}): {}",
+                        file.display(),
+                        form.what,
+                        e.message()
+                    )
                 })?;
                 let conflicts = ix.has_conflicts();
                 (StagedIndex::Libgit2(ix), conflicts)
@@ -146,6 +235,13 @@ impl StagedIndex {
                 return collect(repo, &mut diff);
             }
             StagedIndex::Direct(ix) => ix,
+        };
+        let expanded;
+        let ix = if ix.sparse {
+            expanded = expand_changed_sparse_dirs(repo, ix, head.as_ref())?;
+            &expanded
+        } else {
+            ix
         };
         let workdir = repo.workdir().is_some();
         let worktree = |e: &index::Entry| workdir && e.is_regular_file() && !e.skip_worktree;
@@ -192,10 +288,23 @@ impl StagedIndex {
 
     /// Index entries at or below `paths` (repository-relative), scanned whole: `pre-commit run
     /// --all-files` names files that have no staged change and still expects them checked.
-    pub fn entries_under(&self, paths: &[Vec<u8>]) -> Vec<Change> {
+    pub fn entries_under(&self, repo: &Repository, paths: &[Vec<u8>]) -> Result<Vec<Change>> {
         let mut out = Changes::default();
         match self {
             StagedIndex::Direct(ix) => {
+                let expanded;
+                let ix = if ix.sparse {
+                    // A sparse directory stands for every file below it: list them.
+                    expanded = ix.expand_sparse(|dir, e| {
+                        let wanted = paths
+                            .iter()
+                            .any(|p| path_is_under(dir, p) || path_is_under(p, dir));
+                        wanted.then(|| tree_files(repo, dir, e.id)).transpose()
+                    })?;
+                    &expanded
+                } else {
+                    ix
+                };
                 for p in paths {
                     for e in ix.entries_under(p) {
                         push_entry(&mut out, ix.path(e), e, false);
@@ -214,15 +323,56 @@ impl StagedIndex {
         }
         out.files.sort_by(|a, b| a.path.cmp(&b.path));
         out.files.dedup_by(|a, b| a.path == b.path);
-        out.files
+        Ok(out.files)
     }
+}
+
+/// A sparse index keeps whole directories outside the sparse-checkout cone as single entries.
+/// Those whose tree is HEAD's are unchanged and stay folded (the common case: nothing outside
+/// the cone was touched); the others are expanded into the files of their tree, so the diff
+/// sees what will really be committed there.
+fn expand_changed_sparse_dirs(
+    repo: &Repository,
+    ix: &IndexFile,
+    head: Option<&Tree<'_>>,
+) -> Result<IndexFile> {
+    ix.expand_sparse(|dir, e| {
+        let in_head = head.and_then(|h| h.get_path(Path::new(&*String::from_utf8_lossy(dir))).ok());
+        let unchanged =
+            in_head.is_some_and(|t| t.id() == e.id && t.kind() == Some(git2::ObjectType::Tree));
+        (!unchanged)
+            .then(|| tree_files(repo, dir, e.id))
+            .transpose()
+    })
+}
+
+/// Every non-tree entry below the tree `id` at `dir`, as (path, mode, id) in index order (git's
+/// tree order is index order once directory names are read with their trailing '/').
+fn tree_files(repo: &Repository, dir: &[u8], id: Oid) -> Result<Vec<(Vec<u8>, u32, Oid)>> {
+    let shown = || String::from_utf8_lossy(dir).into_owned();
+    let tree = repo.find_tree(id).with_context(|| {
+        format!(
+            "cannot read tree {id} of the sparse directory {:?}",
+            shown()
+        )
+    })?;
+    let mut out = Vec::new();
+    tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
+        if entry.kind() != Some(git2::ObjectType::Tree) {
+            let path = [dir, b"/", parent.as_bytes(), entry.name_bytes()].concat();
+            out.push((path, entry.filemode() as u32, entry.id()));
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .with_context(|| format!("cannot walk the sparse directory {:?}", shown()))?;
+    Ok(out)
 }
 
 fn change(path: Vec<u8>, new: Oid, worktree: bool) -> Change {
     Change {
         path,
         old: None,
-        new,
+        new: new.into(),
         worktree,
     }
 }
@@ -316,6 +466,14 @@ fn changed_paths(repo: &Repository, head: &Tree<'_>, ix: &IndexFile) -> Result<V
             };
             let name = &rest[..slash];
             let end = ix.end_below(i..dir.hi, &under(name));
+            if e.is_sparse_dir() && slash + 1 == rest.len() {
+                // A folded directory of a sparse index: changed when its tree is not HEAD's.
+                if head_entries.remove(name) != Some((e.id, index::MODE_TREE)) {
+                    specs.push(under(name));
+                }
+                i = end;
+                continue;
+            }
             match head_entries.remove(name) {
                 Some((id, mode)) if mode == index::MODE_TREE => {
                     let mut prefix = under(name);
@@ -422,7 +580,7 @@ fn collect(repo: &Repository, diff: &mut git2::Diff<'_>) -> Result<Changes> {
             unpaired.push(out.files.len());
         }
         out.files.push(Change {
-            old,
+            old: old.map(ObjectId::from),
             ..change(path, new.id(), false)
         });
     }
@@ -430,8 +588,9 @@ fn collect(repo: &Repository, diff: &mut git2::Diff<'_>) -> Result<Changes> {
         let candidates = removed_lines(repo, &removed)?;
         for i in unpaired {
             let c = &mut out.files[i];
-            c.old = closest_removed(repo, c.new, &candidates)
-                .with_context(|| format!("pairing {} with a removed file", show(&c.path)))?;
+            c.old = closest_removed(repo, c.new.to_oid()?, &candidates)
+                .with_context(|| format!("pairing {} with a removed file", show(&c.path)))?
+                .map(ObjectId::from);
         }
     }
     Ok(out)
@@ -540,21 +699,28 @@ const WORKTREE_MIN_SIZE: usize = 32 << 10;
 /// The working-tree copy of a staged file when its content is exactly the staged blob: git's
 /// own diff reads the working tree the same way, since reading and hashing a file is several
 /// times faster than inflating it. Git trusts the index's stat data; here the content must
-/// hash to the staged object id (SHA-1 with the CPU's instructions where it has them), so a
-/// file edited after staging, converted by a filter or line-ending rule, replaced by a
-/// directory, FIFO or symlink, or cut short is never used. None means: read the blob.
-pub fn read_worktree_copy(repo: &Repository, change: &Change, size: usize) -> Option<Vec<u8>> {
+/// hash to the staged object id (SHA-1 with the CPU's instructions where it has them, or
+/// SHA-256 in a SHA-256 repository), so a file edited after staging, converted by a filter or
+/// line-ending rule, replaced by a directory, FIFO or symlink, or cut short is never used.
+/// None means: read the blob.
+pub fn read_worktree_copy(workdir: Option<&Path>, change: &Change, size: usize) -> Option<Vec<u8>> {
     if !change.worktree || size < WORKTREE_MIN_SIZE {
         return None;
     }
-    let file = worktree_path(repo.workdir()?, &change.path)?;
+    let file = worktree_path(workdir?, &change.path)?;
     let data = read_regular_file(&file, size)?;
-    use sha1::Digest;
-    let mut hasher = sha1::Sha1::new();
-    hasher.update(format!("blob {size}\0").as_bytes());
-    hasher.update(&data);
-    let digest = hasher.finalize();
-    (digest.as_slice() == change.new.as_bytes()).then_some(data)
+    fn digest<D: sha1::Digest>(size: usize, data: &[u8]) -> Vec<u8> {
+        let mut hasher = D::new();
+        hasher.update(format!("blob {size}\0").as_bytes());
+        hasher.update(data);
+        hasher.finalize().to_vec()
+    }
+    let want = change.new.as_bytes();
+    let got = match want.len() {
+        20 => digest::<sha1::Sha1>(size, &data),
+        _ => digest::<sha2::Sha256>(size, &data),
+    };
+    (got == want).then_some(data)
 }
 
 /// `workdir/path` when every component of the index path is an ordinary name (git refuses
@@ -610,8 +776,8 @@ pub fn path_is_under(path: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// Turn command-line paths (relative to the current directory) into repository-relative ones.
-pub fn repo_relative(repo: &Repository, paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
-    let Some(workdir) = repo.workdir() else {
+pub fn repo_relative(workdir: Option<&Path>, paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
+    let Some(workdir) = workdir else {
         bail!("paths were given but the repository has no working tree");
     };
     let workdir = canonical(workdir)?;
@@ -781,14 +947,35 @@ mod tests {
         }
     }
 
+    /// git resolves a relative GIT_INDEX_FILE against the top of the work tree (where it runs
+    /// hooks), whatever the current directory; unset or empty means the repository's index.
+    #[test]
+    fn relative_index_file_is_resolved_against_the_work_tree_not_the_current_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let top = repo.workdir().unwrap().to_path_buf();
+        let os = |s: &str| Some(std::ffi::OsString::from(s));
+        assert_eq!(
+            index_file(&repo, os(".git/index")),
+            (top.join(".git/index"), true)
+        );
+        assert_eq!(
+            index_file(&repo, os("/tmp/x/index.lock")),
+            (PathBuf::from("/tmp/x/index.lock"), true)
+        );
+        for unset in [None, os("")] {
+            assert_eq!(index_file(&repo, unset), (repo.path().join("index"), false));
+        }
+    }
+
     /// A diff's changes as sortable, comparable tuples.
-    type Flat = Vec<(String, Option<Oid>, Oid)>;
+    type Flat = Vec<(String, Option<ObjectId>, ObjectId)>;
 
     /// The staged diff through leakgate's index reader (cache-tree pruning, in-memory index)
     /// and through libgit2's own index, on the same repository: they must agree exactly.
     fn both_ways(dir: &Path) -> (Flat, Flat) {
         let repo = Repository::open(dir).unwrap();
-        let direct = StagedIndex::read(&repo, &repo.path().join("index")).unwrap();
+        let direct = StagedIndex::read(&repo, &repo.path().join("index"), false).unwrap();
         assert!(matches!(direct, StagedIndex::Direct(_)), "read directly");
         let libgit2 = StagedIndex::Libgit2(repo.index().unwrap());
         let flat = |c: Changes| {
@@ -800,7 +987,7 @@ mod tests {
                     (
                         format!("{} ({why})", String::from_utf8_lossy(&p)),
                         None,
-                        Oid::zero(),
+                        ObjectId::from(Oid::zero()),
                     )
                 }))
                 .collect();

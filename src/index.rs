@@ -10,9 +10,16 @@
 //! - what is read is what git reads: index versions 2, 3 and 4 (path compression), extended
 //!   flags, entries in git's order (an unordered index is an error, as it is for git);
 //! - the trailing checksum is verified (SHA-1; git's `index.skipHash` writes zeros, accepted);
-//! - formats this reader does not implement (split index, sparse index, unknown required
-//!   extensions, other versions) are reported as `Unsupported`, never guessed at: the caller
-//!   falls back to libgit2, which reads or rejects them itself;
+//! - a split index (`core.splitIndex`: the "link" extension) is merged with its shared index
+//!   (`sharedindex.<hash>` beside it, verified against that hash) exactly as git's
+//!   `merge_base_index` does: replacements by the replace bitmap, then deletions, then the
+//!   split file's own named entries; a missing or damaged shared index is an error;
+//! - a sparse index (`index.sparse`: the "sdir" extension) is read as it is: its sparse
+//!   directory entries (mode 040000, path ending in '/') stand for a whole tree, and
+//!   `IndexFile::sparse` tells the caller to expand the ones that differ from HEAD;
+//! - formats this reader does not implement (unknown required extensions, other versions) are
+//!   reported as `Unsupported`, never guessed at: the caller falls back to libgit2, which reads
+//!   or rejects them itself;
 //! - a cache-tree that does not parse is dropped (git does the same), so the caller compares
 //!   every entry instead of skipping any;
 //! - every length and offset comes from the file and is bounds-checked; no input panics.
@@ -55,6 +62,11 @@ impl Entry {
     pub fn is_regular_file(&self) -> bool {
         self.mode & 0o170000 == 0o100000
     }
+
+    /// A sparse directory entry of a sparse index: `id` is the tree of everything below it.
+    pub fn is_sparse_dir(&self) -> bool {
+        self.mode == MODE_TREE
+    }
 }
 
 /// A cache-tree node: one directory whose tree id git already knows (when `id` is set).
@@ -91,14 +103,32 @@ pub struct IndexFile {
     pub entries: Vec<Entry>,
     paths: Vec<u8>,
     pub cache_tree: Option<CacheTree>,
+    /// The index is sparse ("sdir"): some entries are whole directories (`Entry::is_sparse_dir`).
+    pub sparse: bool,
 }
 
-/// What reading the index produced.
+/// What parsing one index file produced.
 #[derive(Debug)]
 pub enum Read {
     Parsed(IndexFile),
+    /// The split half of a split index: to be merged with its shared index (`read` does).
+    Split(SplitIndex),
     /// A valid index in a form this reader leaves to libgit2.
     Unsupported(Form),
+}
+
+/// A split index file before merging: its entries as stored (the first `replace.len()` have
+/// empty names and replace base entries; the rest are additions) and its "link" extension.
+#[derive(Debug)]
+pub struct SplitIndex {
+    /// The entries, with paths; `cache_tree` and `sparse` describe the merged index.
+    pub own: IndexFile,
+    /// The shared index's checksum: the file is `sharedindex.<hex>` in the git directory.
+    pub base: [u8; HASH_LEN],
+    /// Positions in the shared index of entries deleted by this one, ascending.
+    pub delete: Vec<usize>,
+    /// Positions in the shared index of entries replaced by this one's nameless entries.
+    pub replace: Vec<usize>,
 }
 
 /// An index form this reader does not implement: what it is, and how to leave it.
@@ -114,6 +144,63 @@ fn form(what: String, remedy: Option<&'static str>) -> Read {
 }
 
 impl IndexFile {
+    pub fn empty() -> IndexFile {
+        IndexFile {
+            entries: Vec::new(),
+            paths: Vec::new(),
+            cache_tree: None,
+            sparse: false,
+        }
+    }
+
+    /// Append an entry (the caller keeps git's order), copying its path in.
+    pub fn push(&mut self, path: &[u8], e: &Entry) {
+        let start = self.paths.len();
+        self.paths.extend_from_slice(path);
+        self.entries.push(Entry {
+            path: (start, path.len()),
+            ..*e
+        });
+    }
+
+    /// A copy with each sparse directory entry for which `expand` gives entries replaced by
+    /// those (`expand` gets the directory's path without the trailing '/', and returns
+    /// (path, mode, id) below it in git's order); the others stay sparse.
+    pub fn expand_sparse(
+        &self,
+        mut expand: impl FnMut(&[u8], &Entry) -> Result<Option<Vec<(Vec<u8>, u32, Oid)>>>,
+    ) -> Result<IndexFile> {
+        let mut out = IndexFile::empty();
+        out.cache_tree = self.cache_tree.clone();
+        out.sparse = self.sparse;
+        for e in &self.entries {
+            let path = self.path(e);
+            if !e.is_sparse_dir() {
+                out.push(path, e);
+                continue;
+            }
+            let dir = path.strip_suffix(b"/").unwrap_or(path);
+            match expand(dir, e)? {
+                None => out.push(path, e),
+                Some(below) => {
+                    for (p, mode, id) in below {
+                        out.push(
+                            &p,
+                            &Entry {
+                                mode,
+                                id,
+                                size: 0,
+                                ..*e
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        // Expanded files sort exactly where their directory did ("d/" < "d/x" < "d0").
+        Ok(out)
+    }
+
     pub fn path(&self, e: &Entry) -> &[u8] {
         &self.paths[e.path.0..e.path.0 + e.path.1]
     }
@@ -162,22 +249,135 @@ impl IndexFile {
     }
 }
 
-/// Read the index at `file`; a missing file is an empty index (a repository with nothing staged).
-pub fn read(file: &Path) -> Result<Read> {
+/// Read the index at `file`, merging a split index with its shared index in `git_dir`.
+/// `missing_ok`: a missing file is an empty index (a repository where nothing was ever staged);
+/// otherwise (an index file named explicitly, as `GIT_INDEX_FILE` does) it is an error.
+/// Never returns `Read::Split`.
+pub fn read(file: &Path, git_dir: &Path, missing_ok: bool) -> Result<Read> {
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Read::Parsed(IndexFile {
-                entries: Vec::new(),
-                paths: Vec::new(),
-                cache_tree: None,
-            }))
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && missing_ok => {
+            return Ok(Read::Parsed(IndexFile::empty()))
         }
         Err(e) => {
             return Err(e).with_context(|| format!("cannot read the git index {}", file.display()))
         }
     };
-    parse(&bytes).with_context(|| format!("cannot read the git index {}", file.display()))
+    let split = match parse(&bytes) {
+        Ok(Read::Split(split)) => split,
+        other => {
+            return other.with_context(|| format!("cannot read the git index {}", file.display()))
+        }
+    };
+    let hex: String = split.base.iter().map(|b| format!("{b:02x}")).collect();
+    let shared = git_dir.join(format!("sharedindex.{hex}"));
+    let base = std::fs::read(&shared)
+        .with_context(|| {
+            format!(
+                "cannot read the shared index {} of the split index {}",
+                shared.display(),
+                file.display()
+            )
+        })
+        .and_then(|bytes| {
+            if bytes.len() < HASH_LEN || bytes[bytes.len() - HASH_LEN..] != split.base {
+                bail!("its checksum is not the {hex} the split index names");
+            }
+            match parse(&bytes)? {
+                Read::Parsed(base) => Ok(base),
+                Read::Split(_) => bail!("a shared index that is itself split"),
+                Read::Unsupported(form) => bail!("{} in a shared index", form.what),
+            }
+        })
+        .with_context(|| format!("cannot read the shared index {}", shared.display()))?;
+    merge_split(base, split)
+        .map(Read::Parsed)
+        .with_context(|| format!("cannot read the split git index {}", file.display()))
+}
+
+/// git's `merge_base_index`: nameless entries replace the base entries the replace bitmap
+/// marks (keeping the base's name), the delete bitmap removes entries, then the split file's
+/// named entries are added in order, each replacing an entry of the same name and stage (a
+/// stage-0 entry also replaces that path's conflict stages).
+pub fn merge_split(base: IndexFile, split: SplitIndex) -> Result<IndexFile> {
+    let own = &split.own;
+    let k = split.replace.len();
+    if own.entries.len() < k || own.entries[..k].iter().any(|e| e.path.1 != 0) {
+        bail!("the link extension names {k} replacements but the entries disagree");
+    }
+    let mut deleted = vec![false; base.entries.len()];
+    for &d in &split.delete {
+        *deleted
+            .get_mut(d)
+            .with_context(|| format!("deletion of entry {d} beyond the shared index"))? = true;
+    }
+    let mut replacement: Vec<Option<&Entry>> = vec![None; base.entries.len()];
+    for (&r, e) in split.replace.iter().zip(&own.entries) {
+        let slot = replacement
+            .get_mut(r)
+            .with_context(|| format!("replacement of entry {r} beyond the shared index"))?;
+        if deleted[r] {
+            bail!("entry {r} is marked as both replaced and deleted");
+        }
+        *slot = Some(e);
+    }
+    let mut merged = IndexFile::empty();
+    merged.cache_tree = own.cache_tree.clone();
+    merged.sparse = own.sparse || base.sparse;
+    let kept = base
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| !deleted[i])
+        .map(|(i, e)| (base.path(e), replacement[i].unwrap_or(e)));
+    let added: Vec<(&[u8], &Entry)> = own.entries[k..].iter().map(|e| (own.path(e), e)).collect();
+    if added.iter().any(|(p, _)| p.is_empty())
+        || added
+            .windows(2)
+            .any(|w| (w[0].0, w[0].1.stage) >= (w[1].0, w[1].1.stage))
+    {
+        bail!("the split index's own entries are not named and ordered");
+    }
+    // Both sides are sorted by (path, stage): merge them, the split side winning ties.
+    let mut added = added.into_iter().peekable();
+    for (path, e) in kept {
+        while let Some(&(p, a)) = added.peek() {
+            if (p, a.stage) < (path, e.stage) {
+                merged.push(p, a);
+                added.next();
+            } else {
+                break;
+            }
+        }
+        let replaced = added
+            .peek()
+            .is_some_and(|&(p, a)| p == path && a.stage == e.stage);
+        if !replaced {
+            merged.push(path, e);
+        }
+    }
+    for (p, a) in added {
+        merged.push(p, a);
+    }
+    // A stage-0 addition sorts just before the conflict stages of its path, which it replaces.
+    let mut last: Option<(usize, usize)> = None;
+    let paths = &merged.paths;
+    merged.entries.retain(|e| {
+        let path = &paths[e.path.0..e.path.0 + e.path.1];
+        let shadowed = e.stage != 0 && last.is_some_and(|(o, l)| &paths[o..o + l] == path);
+        if e.stage == 0 {
+            last = Some(e.path);
+        }
+        !shadowed
+    });
+    if merged
+        .entries
+        .windows(2)
+        .any(|w| (merged.path(&w[0]), w[0].stage) >= (merged.path(&w[1]), w[1].stage))
+    {
+        bail!("the merged split index is out of order");
+    }
+    Ok(merged)
 }
 
 /// Parse a whole index file.
@@ -220,6 +420,8 @@ pub fn parse(bytes: &[u8]) -> Result<Read> {
         entries.push(e);
     }
     let mut cache_tree = None;
+    let mut link = None;
+    let mut sparse = false;
     while pos < body.len() {
         let sig = body
             .get(pos..pos + 4)
@@ -233,18 +435,8 @@ pub fn parse(bytes: &[u8]) -> Result<Read> {
             b"TREE" => cache_tree = parse_cache_tree(data),
             // Required extensions (lower-case first letter) change what the entries mean.
             s if s[0].is_ascii_uppercase() => {}
-            b"link" => {
-                return Ok(form(
-                    "a split index (core.splitIndex)".into(),
-                    Some("git update-index --no-split-index"),
-                ))
-            }
-            b"sdir" => {
-                return Ok(form(
-                    "a sparse index (index.sparse)".into(),
-                    Some("git sparse-checkout set --no-sparse-index"),
-                ))
-            }
+            b"link" => link = Some(parse_link(data).context("malformed link extension")?),
+            b"sdir" => sparse = true,
             s => {
                 let what = format!("the required extension {:?}", String::from_utf8_lossy(s));
                 return Ok(form(what, None));
@@ -252,14 +444,106 @@ pub fn parse(bytes: &[u8]) -> Result<Read> {
         }
         pos += 8 + len;
     }
-    if let Some(defect) = defect {
-        bail!(defect);
+    if !sparse {
+        if let Some(e) = entries.iter().find(|e| e.is_sparse_dir()) {
+            let shown = String::from_utf8_lossy(&paths[e.path.0..e.path.0 + e.path.1]);
+            bail!("directory entry {shown:?} in an index that is not sparse");
+        }
     }
-    Ok(Read::Parsed(IndexFile {
+    let own = IndexFile {
         entries,
         paths,
         cache_tree,
-    }))
+        sparse,
+    };
+    match link {
+        // An all-zero base: the index is not split after all (git writes this too).
+        Some((base, delete, replace)) if base.iter().any(|&b| b != 0) => {
+            // Its entries are checked when merged: nameless replacements first, then additions.
+            Ok(Read::Split(SplitIndex {
+                own,
+                base,
+                delete,
+                replace,
+            }))
+        }
+        _ => match defect {
+            Some(defect) => bail!(defect),
+            None => Ok(Read::Parsed(own)),
+        },
+    }
+}
+
+/// The "link" extension: the shared index's hash, then the delete and replace bitmaps.
+fn parse_link(data: &[u8]) -> Result<([u8; HASH_LEN], Vec<usize>, Vec<usize>)> {
+    let base: [u8; HASH_LEN] = data
+        .get(..HASH_LEN)
+        .context("truncated shared index id")?
+        .try_into()
+        .expect("HASH_LEN bytes");
+    let mut pos = HASH_LEN;
+    if pos == data.len() {
+        // git writes no bitmaps when the index is not split.
+        return Ok((base, Vec::new(), Vec::new()));
+    }
+    let delete = ewah_bits(data, &mut pos).context("delete bitmap")?;
+    let replace = ewah_bits(data, &mut pos).context("replace bitmap")?;
+    if pos != data.len() {
+        bail!("trailing bytes");
+    }
+    Ok((base, delete, replace))
+}
+
+/// The set bits of a serialised EWAH bitmap (git's ewah_io.c: bit count, word count, the
+/// 64-bit words, the position of the last run-length word), ascending. A run-length word holds
+/// the run bit (bit 0), the run length in words (bits 1-32) and the number of literal words
+/// that follow it (bits 33-63). Bits past the declared bit count are an error, so a hostile
+/// run of ones cannot make the list larger than the bitmap claims to be.
+fn ewah_bits(data: &[u8], pos: &mut usize) -> Result<Vec<usize>> {
+    let bit_size = be32(data, *pos)? as usize;
+    let words = be32(data, *pos + 4)? as usize;
+    let body = data
+        .get(*pos + 8..)
+        .and_then(|d| d.get(..words.checked_mul(8)?))
+        .context("truncated bitmap words")?;
+    be32(data, *pos + 8 + body.len()).context("truncated bitmap")?;
+    *pos += 8 + body.len() + 4;
+    let word = |i: usize| u64::from_be_bytes(body[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let mut bits = Vec::new();
+    let mut at: usize = 0; // bit position of the next word
+    let mut i = 0;
+    while i < words {
+        let rlw = word(i);
+        i += 1;
+        let run = ((rlw >> 1) & 0xffff_ffff) as usize;
+        let literals = (rlw >> 33) as usize;
+        if rlw & 1 == 1 {
+            for b in at..at.saturating_add(run.saturating_mul(64)) {
+                if b >= bit_size {
+                    bail!("set bit {b} past the bitmap's {bit_size} bits");
+                }
+                bits.push(b);
+            }
+        }
+        at = at.saturating_add(run.saturating_mul(64));
+        if literals > words - i {
+            bail!("{literals} literal words past the end");
+        }
+        for _ in 0..literals {
+            let mut w = word(i);
+            i += 1;
+            while w != 0 {
+                let b = at + w.trailing_zeros() as usize;
+                if b >= bit_size {
+                    bail!("set bit {b} past the bitmap's {bit_size} bits");
+                }
+                bits.push(b);
+                w &= w - 1;
+            }
+            at = at.saturating_add(64);
+        }
+    }
+    Ok(bits)
 }
 
 fn parse_entry(
@@ -497,7 +781,7 @@ mod tests {
     fn parsed(bytes: &[u8]) -> IndexFile {
         match parse(bytes).expect("parses") {
             Read::Parsed(ix) => ix,
-            Read::Unsupported(why) => panic!("unsupported: {why:?}"),
+            other => panic!("not a plain index: {other:?}"),
         }
     }
 
@@ -627,26 +911,6 @@ mod tests {
                 "index version 5",
             ),
             (
-                "split index",
-                file(2, e, &[(b"link", b"x")], true),
-                "split index",
-            ),
-            (
-                "split index with stripped, unordered names",
-                file(
-                    2,
-                    &[("b", F, 1, 0), ("", F, 2, 0)],
-                    &[(b"link", b"x")],
-                    true,
-                ),
-                "split index",
-            ),
-            (
-                "sparse index",
-                file(2, e, &[(b"sdir", b"")], true),
-                "sparse index",
-            ),
-            (
                 "unknown required",
                 file(2, e, &[(b"zzzz", b"")], true),
                 "\"zzzz\"",
@@ -655,7 +919,7 @@ mod tests {
         for (name, bytes, want) in cases {
             match parse(bytes).unwrap() {
                 Read::Unsupported(why) => assert!(why.what.contains(want), "{name}: {why:?}"),
-                Read::Parsed(_) => panic!("{name}: parsed"),
+                other => panic!("{name}: {other:?}"),
             }
         }
         // Optional extensions (upper-case) are skipped.
@@ -663,6 +927,152 @@ mod tests {
             paths(&parsed(&file(2, e, &[(b"UNTR", b"abc")], true))),
             ["a"]
         );
+    }
+
+    /// git's ewah serialisation of `words` (already run-length encoded by the caller).
+    fn ewah(bit_size: u32, words: &[u64]) -> Vec<u8> {
+        let mut b = bit_size.to_be_bytes().to_vec();
+        b.extend((words.len() as u32).to_be_bytes());
+        for w in words {
+            b.extend(w.to_be_bytes());
+        }
+        b.extend(0u32.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn ewah_bitmaps_decode_runs_and_literals_and_refuse_bits_past_their_size() {
+        let bits = |data: &[u8]| {
+            let mut pos = 0;
+            let out = ewah_bits(data, &mut pos);
+            out.map(|b| (b, pos == data.len()))
+        };
+        // No run, three literal words: bits 0 and 3, 64, 130.
+        let literals = ewah(200, &[3 << 33, 0b1001, 1, 4]);
+        assert_eq!(bits(&literals).unwrap(), (vec![0, 3, 64, 130], true));
+        // A run of one word of ones, then one literal word (bit 64 + 1).
+        let run = ewah(128, &[(1 << 33) | (1 << 1) | 1, 2]);
+        let want: Vec<usize> = (0..64).chain([65]).collect();
+        assert_eq!(bits(&run).unwrap(), (want, true));
+        // A run of zeros skips whole words.
+        assert_eq!(
+            bits(&ewah(300, &[(1 << 33) | (4 << 1), 1])).unwrap().0,
+            [256]
+        );
+        for (name, data) in [
+            ("bit past the size", ewah(3, &[1 << 33, 0b1000])),
+            ("run past the size", ewah(10, &[(1 << 1) | 1])),
+            ("literal count past the words", ewah(64, &[2 << 33, 1])),
+            ("truncated", ewah(64, &[1 << 33, 1])[..14].to_vec()),
+        ] {
+            assert!(bits(&data).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn split_index_merges_replacements_deletions_and_additions_like_git() {
+        let base = parsed(&file(
+            2,
+            &[
+                ("a", F, 1, 0),
+                ("b", F, 2, 0),
+                ("c", F, 3, 0),
+                ("d", F, 4, 0),
+            ],
+            &[],
+            true,
+        ));
+        let mut link = vec![7u8; HASH_LEN];
+        link.extend(ewah(4, &[1 << 33, 1 << 2])); // delete c
+        link.extend(ewah(4, &[1 << 33, 1 << 1])); // replace b
+        let split_file = file(
+            2,
+            &[("", F, 9, 0), ("bb", F, 5, 0), ("e", F, 6, 0)],
+            &[(b"link", &link)],
+            true,
+        );
+        let Read::Split(split) = parse(&split_file).unwrap() else {
+            panic!("not read as a split index");
+        };
+        assert_eq!(
+            (split.base, &split.delete, &split.replace),
+            ([7; HASH_LEN], &vec![2], &vec![1])
+        );
+        let merged = merge_split(base, split).unwrap();
+        let got: Vec<(String, u8)> = merged
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    String::from_utf8_lossy(merged.path(e)).into_owned(),
+                    e.id.as_bytes()[0],
+                )
+            })
+            .collect();
+        let want = [("a", 1), ("b", 9), ("bb", 5), ("d", 4), ("e", 6)];
+        assert_eq!(got, want.map(|(p, i)| (p.to_string(), i)));
+
+        // An addition with the name of a kept entry replaces it; a replacement count that the
+        // entries do not carry, or a position past the shared index, is an error.
+        let base = || parsed(&file(2, &[("a", F, 1, 0), ("b", F, 2, 0)], &[], true));
+        let split = |entries: &[E], delete: &[u64], replace: &[u64]| {
+            let mut link = vec![7u8; HASH_LEN];
+            link.extend(ewah(64, delete));
+            link.extend(ewah(64, replace));
+            match parse(&file(2, entries, &[(b"link", &link)], true)).unwrap() {
+                Read::Split(s) => s,
+                other => panic!("{other:?}"),
+            }
+        };
+        let m = merge_split(base(), split(&[("b", F, 8, 0)], &[], &[])).unwrap();
+        assert_eq!(
+            m.entries
+                .iter()
+                .map(|e| e.id.as_bytes()[0])
+                .collect::<Vec<_>>(),
+            [1, 8]
+        );
+        for (name, s) in [
+            (
+                "replacement without a nameless entry",
+                split(&[("b", F, 8, 0)], &[], &[1 << 33, 1]),
+            ),
+            (
+                "deletion past the base",
+                split(&[], &[1 << 33, 1 << 5], &[]),
+            ),
+            (
+                "replaced and deleted",
+                split(&[("", F, 8, 0)], &[1 << 33, 1], &[1 << 33, 1]),
+            ),
+            (
+                "unordered additions",
+                split(&[("b", F, 8, 0), ("a", F, 8, 0)], &[], &[]),
+            ),
+        ] {
+            assert!(merge_split(base(), s).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn sparse_directory_entries_are_read_only_in_a_sparse_index() {
+        let e: &[E] = &[("d/a", F, 1, 0), ("e/", MODE_TREE, 2, EXT_SKIP_WORKTREE)];
+        let ix = parsed(&file(3, e, &[(b"sdir", b"")], true));
+        assert!(ix.sparse && ix.entries[1].is_sparse_dir() && !ix.entries[0].is_sparse_dir());
+        let err = parse(&file(3, e, &[], true)).unwrap_err();
+        assert!(format!("{err:#}").contains("not sparse"), "{err:#}");
+        let expanded = ix
+            .expand_sparse(|dir, _| {
+                assert_eq!(dir, b"e");
+                Ok(Some(vec![(
+                    b"e/x".to_vec(),
+                    F,
+                    Oid::from_bytes(&[3; HASH_LEN]).unwrap(),
+                )]))
+            })
+            .unwrap();
+        assert_eq!(paths(&expanded), ["d/a", "e/x"]);
+        assert!(expanded.entries[1].skip_worktree && !expanded.entries[1].is_sparse_dir());
     }
 
     fn tree_node(name: &str, count: i64, subtrees: usize, id: u8) -> Vec<u8> {

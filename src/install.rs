@@ -58,7 +58,12 @@ fn names(choice: HookChoice) -> &'static [&'static str] {
 }
 
 /// The directory git runs hooks from for the current repository.
-pub fn hooks_dir(repo: &git2::Repository) -> Result<PathBuf> {
+pub fn hooks_dir(repo: &crate::repo::Repo) -> Result<PathBuf> {
+    let repo = match repo {
+        crate::repo::Repo::Libgit2(r) => r,
+        // git itself answers for the repositories libgit2 cannot open.
+        crate::repo::Repo::Cli(c) => return c.hooks_dir(),
+    };
     let config = repo.config().context("cannot read git config")?;
     match config.get_path("core.hooksPath") {
         Ok(p) if !p.as_os_str().is_empty() => {
@@ -161,7 +166,7 @@ fn plan(name: &str, path: &Path, wanted: &str, force: bool) -> Result<Plan> {
 }
 
 pub fn install(choice: HookChoice, force: bool) -> Result<Status> {
-    let repo = crate::git::open()?;
+    let repo = crate::repo::open()?;
     let dirs = all_hooks_dirs(&repo)?;
     let mut plans = Vec::new();
     for dir in &dirs {
@@ -214,7 +219,7 @@ pub fn install(choice: HookChoice, force: bool) -> Result<Status> {
 }
 
 pub fn uninstall(choice: HookChoice) -> Result<Status> {
-    let repo = crate::git::open()?;
+    let repo = crate::repo::open()?;
     let dirs = all_hooks_dirs(&repo)?;
     for dir in &dirs {
         uninstall_from(dir, choice)?;
@@ -224,11 +229,16 @@ pub fn uninstall(choice: HookChoice) -> Result<Status> {
 
 /// The hooks directories git runs hooks from for `repo` and every submodule checked out below
 /// it (nested ones included), each once: a global `core.hooksPath` is shared by all.
-fn all_hooks_dirs(repo: &git2::Repository) -> Result<Vec<PathBuf>> {
+fn all_hooks_dirs(repo: &crate::repo::Repo) -> Result<Vec<PathBuf>> {
     let mut dirs = vec![hooks_dir(repo)?];
-    let mut todo = submodules_of(repo)?;
+    // libgit2 lists submodules; a repository only git's plumbing reads gets its own hooks only.
+    let mut todo = match repo.libgit2() {
+        Some(r) => submodules_of(r)?,
+        None => Vec::new(),
+    };
     while let Some(sub) = todo.pop() {
         todo.extend(submodules_of(&sub)?);
+        let sub = crate::repo::Repo::Libgit2(sub);
         let dir = hooks_dir(&sub)?;
         if !dirs.contains(&dir) {
             dirs.push(dir);

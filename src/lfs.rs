@@ -20,8 +20,9 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use git2::Repository;
 use sha2::{Digest, Sha256};
+
+use crate::repo::Repo;
 
 /// The spec's version URL, and the one pointers used before git-lfs 1.0.
 const VERSIONS: &[&str] = &[
@@ -118,7 +119,7 @@ pub enum Resolved<'a> {
 /// Resolve `new` (the staged blob of `path`) and `old` (its previous version) when either is
 /// an LFS pointer; None when neither is, and the caller scans the blobs as they are.
 pub fn resolve<'a>(
-    repo: &Repository,
+    repo: &Repo,
     path: &[u8],
     new: &'a [u8],
     old: Option<&'a [u8]>,
@@ -190,13 +191,10 @@ struct Store {
 }
 
 impl Store {
-    fn of(repo: &Repository) -> Result<Store> {
+    fn of(repo: &Repo) -> Result<Store> {
         let common = repo.commondir();
-        let config = repo
-            .config()
-            .context("cannot read git config (for lfs.storage)")?;
-        let root = match config.get_path("lfs.storage") {
-            Ok(p) if !p.as_os_str().is_empty() => common.join(p), // join keeps an absolute p
+        let root = match storage_setting(repo)? {
+            Some(p) if !p.as_os_str().is_empty() => common.join(p), // join keeps an absolute p
             _ => common.join("lfs"),
         };
         Ok(Store {
@@ -239,6 +237,33 @@ impl Store {
             );
         }
         Ok(Object::Found(data))
+    }
+}
+
+/// `lfs.storage` from git's configuration: through libgit2, or git itself for the repositories
+/// only git's plumbing reads.
+fn storage_setting(repo: &Repo) -> Result<Option<PathBuf>> {
+    if let Some(r) = repo.libgit2() {
+        let config = r
+            .config()
+            .context("cannot read git config (for lfs.storage)")?;
+        return Ok(config.get_path("lfs.storage").ok());
+    }
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(repo.path())
+        .args(["config", "--path", "--get", "lfs.storage"])
+        .output()
+        .context("cannot run `git config` (for lfs.storage)")?;
+    match out.status.code() {
+        Some(0) => Ok(Some(PathBuf::from(
+            String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'),
+        ))),
+        Some(1) => Ok(None), // not set
+        _ => bail!(
+            "`git config --get lfs.storage` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
     }
 }
 

@@ -4,6 +4,7 @@
 //! the documented exit codes (0 clean, 1 findings, 2 error). Errors block too: a hook that cannot
 //! read what is staged must not wave the commit through.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -55,10 +56,14 @@ fn main() -> ExitCode {
         Ok(run::Status::Clean) => Exit::Clean.into(),
         Ok(run::Status::Findings) => Exit::Findings.into(),
         Err(e) => {
-            eprintln!("leakgate: error: {}", report::sanitize(&format!("{e:#}")));
-            eprintln!(
-                "leakgate: nothing was let through: fix the cause above and retry \
-                 (`--no-verify` on git commit or git push skips the check if you are sure)."
+            // `eprintln!` panics when stderr cannot be written (a full disk behind a hook log):
+            // the exit status is the message that must get through, so a failed write is let go.
+            let _ = writeln!(
+                std::io::stderr(),
+                "leakgate: error: {}\n\
+                 leakgate: nothing was let through: fix the cause above and retry \
+                 (`--no-verify` on git commit or git push skips the check if you are sure).",
+                report::sanitize(&format!("{e:#}"))
             );
             Exit::Error.into()
         }

@@ -6,13 +6,13 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use git2::Repository;
 use rayon::prelude::*;
 
 use crate::cli::{BaselineAction, Cli, ColorChoice, Command, Format, Global};
 use crate::config::{Baseline, BaselineEntry, Config, BASELINE_FILE};
 use crate::detect::{Detector, Policy};
-use crate::git::{self, Change};
+use crate::git::{self, ObjectId};
+use crate::repo::{self, Hide, Repo};
 use crate::report::{self, Report, Style, Subject};
 use crate::rules::Catalog;
 use crate::source::{Outcome, Scanner, Settings};
@@ -199,7 +199,13 @@ fn emit(g: &Global, report: &Report, catalog: &Catalog) -> Result<()> {
     match (&g.output, g.format) {
         (Some(path), _) => std::fs::write(path, text)
             .with_context(|| format!("cannot write the report to {}", path.display())),
-        (None, Format::Human) => write_stream(&mut std::io::stderr(), &text),
+        // The human report is for a person; the verdict is the exit status. A stderr that
+        // cannot be written (a full disk behind a hook log) must not turn findings into an
+        // "error" or a clean scan into a blocked commit.
+        (None, Format::Human) => {
+            let _ = write_stream(&mut std::io::stderr(), &text);
+            Ok(())
+        }
         (None, _) => write_stream(&mut std::io::stdout(), &text),
     }
 }
@@ -213,14 +219,14 @@ fn write_stream(w: &mut dyn Write, text: &str) -> Result<()> {
 }
 
 fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
-    let repo = git::open()?;
+    let repo = repo::open()?;
     let setup = Setup::load(g, repo.workdir())?;
     let scanner = setup.scanner();
-    let index = git::StagedIndex::load(&repo)?;
+    let index = repo.staged_index()?;
     let mut changes = index.staged(&repo)?;
     let mut scope = "staged changes".to_string();
     if !paths.is_empty() {
-        let wanted = git::repo_relative(&repo, paths)?;
+        let wanted = git::repo_relative(repo.workdir(), paths)?;
         changes
             .files
             .retain(|c| wanted.iter().any(|w| git::path_is_under(&c.path, w)));
@@ -234,7 +240,7 @@ fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
         // Named paths without a staged change are scanned whole, as staged in the index.
         changes.files.extend(
             index
-                .entries_under(&wanted)
+                .entries_under(&repo, &wanted)?
                 .into_iter()
                 .filter(|c| !staged.contains(&c.path)),
         );
@@ -256,7 +262,7 @@ fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
         );
     }
     let mut outcomes = scanner.scan_changes(&repo, &changes.files, None)?;
-    drop_merged_secrets(&repo, &merge_head_trees(&repo)?, &mut outcomes);
+    drop_merged_secrets(&repo, &repo.merge_heads()?, &mut outcomes);
     // Moved submodules: the commits they bring in are scanned (or listed as not scanned).
     let links = std::mem::take(&mut changes.gitlinks);
     changes
@@ -277,25 +283,32 @@ fn skipped_outcome(path: &[u8], reason: String) -> Outcome {
     }
 }
 
+/// What to do when history leakgate must read is not in this clone.
+const SHALLOW_FIX: &str = "fetch the full history (`git fetch --unshallow`, or `fetch-depth: 0` \
+                           in actions/checkout) and retry";
+
 /// Commits of a range, oldest first.
-fn range_commits(repo: &Repository, range: &str) -> Result<Vec<git2::Oid>> {
-    let mut walk = repo.revwalk().context("cannot walk history")?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+fn range_commits(repo: &Repo, range: &str) -> Result<Vec<ObjectId>> {
+    let shallow = !repo.shallow()?.is_empty();
+    let hint = |e: anyhow::Error, what: String| {
+        if shallow {
+            e.context(format!("{what} in this shallow clone: {SHALLOW_FIX}"))
+        } else {
+            e.context(what)
+        }
+    };
     if range.contains("..") {
-        walk.push_range(range)
-            .with_context(|| format!("cannot resolve range `{range}`"))?;
+        repo.range(range)
+            .map_err(|e| hint(e, format!("cannot resolve range `{range}`")))
     } else {
-        let obj = repo
-            .revparse_single(range)
-            .with_context(|| format!("cannot resolve revision `{range}`"))?;
-        return Ok(vec![obj.peel_to_commit()?.id()]);
+        repo.resolve_commit(range)
+            .map(|id| vec![id])
+            .map_err(|e| hint(e, format!("cannot resolve revision `{range}`")))
     }
-    walk.collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("cannot list the commits of `{range}`"))
 }
 
 fn check_range(g: &Global, range: &str) -> Result<Status> {
-    let repo = git::open()?;
+    let repo = repo::open()?;
     let commits = range_commits(&repo, range)?;
     scan_commits(
         g,
@@ -309,12 +322,18 @@ fn check_range(g: &Global, range: &str) -> Result<Status> {
     )
 }
 
-fn scan_commits(
-    g: &Global,
-    repo: &Repository,
-    commits: &[git2::Oid],
-    scope: String,
-) -> Result<Status> {
+fn scan_commits(g: &Global, repo: &Repo, commits: &[ObjectId], scope: String) -> Result<Status> {
+    // A commit at a shallow clone's boundary has parents this clone never fetched: what it
+    // changed is unknowable, and diffing it against nothing (as a root commit) would report
+    // its whole tree as new while claiming to know. Refuse before scanning anything.
+    let shallow = repo.shallow()?;
+    if let Some(cut) = commits.iter().find(|c| shallow.contains(c)) {
+        bail!(
+            "commit {} is at the boundary of this shallow clone (its parents were not fetched), \
+             so what it changed cannot be known: {SHALLOW_FIX}",
+            &cut.to_string()[..12]
+        );
+    }
     let setup = Setup::load(g, repo.workdir())?;
     let scanner = setup.scanner();
     let progress = commits.len() >= 20 && std::io::stderr().is_terminal();
@@ -330,20 +349,12 @@ fn scan_commits(
                 commits.len()
             );
         }
-        let commit = repo
-            .find_commit(*id)
-            .with_context(|| format!("cannot read commit {id}"))?;
-        let changes = git::commit_changes(repo, &commit)?;
+        let parents = repo.parents(id)?;
+        let changes = repo.commit_changes(id, parents.first())?;
         let hex = id.to_string();
         let mut found = scanner.scan_changes(repo, &changes.files, Some(&hex))?;
-        if commit.parent_count() > 1 {
-            let others: Vec<git2::Tree<'_>> = commit
-                .parents()
-                .skip(1)
-                .map(|p| p.tree())
-                .collect::<Result<_, _>>()
-                .with_context(|| format!("cannot read the parents of merge {id}"))?;
-            drop_merged_secrets(repo, &others, &mut found);
+        if parents.len() > 1 {
+            drop_merged_secrets(repo, &parents[1..], &mut found);
         }
         for (path, reason) in changes.skipped {
             found.push(skipped_outcome(&path, reason));
@@ -357,50 +368,26 @@ fn scan_commits(
 }
 
 /// A merge shows, against its first parent, everything the merged branch added; those commits
-/// are scanned on their own. Keep only secrets that no other parent had at that path (an evil
-/// merge, or a conflict resolution that adds one).
-fn drop_merged_secrets(repo: &Repository, others: &[git2::Tree<'_>], outcomes: &mut [Outcome]) {
+/// are scanned on their own. Keep only secrets that no other parent (`others`, commits) had at
+/// that path (an evil merge, or a conflict resolution that adds one).
+fn drop_merged_secrets(repo: &Repo, others: &[ObjectId], outcomes: &mut [Outcome]) {
     for o in outcomes.iter_mut() {
         o.findings.retain(|f| {
-            let path = Path::new(std::str::from_utf8(&f.location.path).unwrap_or(""));
-            !others.iter().any(|t| {
-                t.get_path(path)
+            !others.iter().any(|c| {
+                repo.blob_at(c, &f.location.path)
                     .ok()
-                    .and_then(|e| repo.find_blob(e.id()).ok())
-                    .is_some_and(|b| memchr::memmem::find(b.content(), &f.secret.0).is_some())
+                    .flatten()
+                    .is_some_and(|b| memchr::memmem::find(&b, &f.secret.0).is_some())
             })
         });
     }
-}
-
-/// Trees of the commits being merged in (`MERGE_HEAD`) while a merge is being concluded.
-fn merge_head_trees(repo: &Repository) -> Result<Vec<git2::Tree<'_>>> {
-    if repo.state() != git2::RepositoryState::Merge {
-        return Ok(Vec::new());
-    }
-    // libgit2's mergehead iterator needs a mutable handle; the file is one sha per line.
-    let path = repo.path().join("MERGE_HEAD");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let ids: Vec<git2::Oid> = text
-        .split_whitespace()
-        .map(git2::Oid::from_str)
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("{} is malformed", path.display()))?;
-    ids.iter()
-        .map(|id| {
-            repo.find_commit(*id)
-                .and_then(|c| c.tree())
-                .with_context(|| format!("cannot read merged commit {id}"))
-        })
-        .collect()
 }
 
 /// git's pre-push protocol: lines of `<local ref> <local sha> <remote ref> <remote sha>` on
 /// stdin. A zero local sha is a deletion (nothing to scan); a zero remote sha is a new branch,
 /// scanned from where it leaves what the remote already has.
 fn pre_push(g: &Global, remote: Option<&str>) -> Result<Status> {
-    let repo = git::open()?;
+    let repo = repo::open()?;
     let mut input = String::new();
     std::io::stdin()
         .read_to_string(&mut input)
@@ -408,33 +395,41 @@ fn pre_push(g: &Global, remote: Option<&str>) -> Result<Status> {
     if input.trim().is_empty() {
         input = framework_pre_push_line(&repo)?;
     }
-    let mut commits: Vec<git2::Oid> = Vec::new();
+    let shallow = !repo.shallow()?.is_empty();
+    let mut commits: Vec<ObjectId> = Vec::new();
     let mut seen = HashSet::new();
     for line in input.lines().filter(|l| !l.trim().is_empty()) {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [_, local_sha, _, remote_sha] = fields[..] else {
             bail!("unexpected pre-push line `{}`", report::sanitize(line));
         };
-        let local =
-            git2::Oid::from_str(local_sha).with_context(|| format!("bad sha `{local_sha}`"))?;
+        let local = ObjectId::from_hex(local_sha)?;
         if local.is_zero() {
             continue; // deleting a remote branch adds nothing
         }
-        let remote_oid =
-            git2::Oid::from_str(remote_sha).with_context(|| format!("bad sha `{remote_sha}`"))?;
-        let mut walk = repo.revwalk()?;
-        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
-        walk.push(local)
-            .with_context(|| format!("cannot walk from {local}"))?;
-        if !remote_oid.is_zero() && repo.find_commit(remote_oid).is_ok() {
-            walk.hide(remote_oid)?;
-        } else {
-            // New branch (or a remote tip we do not have): hide what the remote is known to have.
-            let glob = format!("refs/remotes/{}/*", remote.unwrap_or("origin"));
-            walk.hide_glob(&glob).ok();
+        let remote_id = ObjectId::from_hex(remote_sha)?;
+        if !repo.has_commit(&local) {
+            bail!(
+                "the commit to push, {local_sha}, is not in this repository{}",
+                if shallow {
+                    format!(" (a shallow clone): {SHALLOW_FIX}")
+                } else {
+                    String::new()
+                }
+            );
         }
-        for id in walk {
-            let id = id.context("walking the commits to push")?;
+        // The remote's tip when this clone has it; otherwise (a new branch, or a tip someone
+        // else pushed) what the remote is known to have: its remote-tracking refs. Commits the
+        // walk cannot reach past a shallow boundary are refused in `scan_commits`.
+        let hide = if !remote_id.is_zero() && repo.has_commit(&remote_id) {
+            Hide::Commit(remote_id)
+        } else {
+            Hide::RemoteRefs(remote.unwrap_or("origin"))
+        };
+        for id in repo
+            .walk(&local, &hide)
+            .with_context(|| format!("cannot list the commits to push from {local_sha}"))?
+        {
             if seen.insert(id) {
                 commits.push(id);
             }
@@ -452,7 +447,7 @@ fn pre_push(g: &Global, remote: Option<&str>) -> Result<Status> {
 /// (`PRE_COMMIT_FROM_REF`/`PRE_COMMIT_TO_REF`, or only `PRE_COMMIT_LOCAL_BRANCH` when the whole
 /// branch is new to the remote). Rebuild git's line from them. Empty stdin outside the framework
 /// is git saying there is nothing to push.
-fn framework_pre_push_line(repo: &Repository) -> Result<String> {
+fn framework_pre_push_line(repo: &Repo) -> Result<String> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let Some(to) = var("PRE_COMMIT_TO_REF").or_else(|| var("PRE_COMMIT_LOCAL_BRANCH")) else {
         if var("PRE_COMMIT").is_some() {
@@ -463,23 +458,26 @@ fn framework_pre_push_line(repo: &Repository) -> Result<String> {
         }
         return Ok(String::new());
     };
-    let commit = |rev: &str| -> Result<git2::Oid> {
-        Ok(repo
-            .revparse_single(rev)
-            .and_then(|o| o.peel_to_commit())
-            .with_context(|| format!("cannot resolve `{rev}`"))?
-            .id())
+    let shallow = !repo.shallow()?.is_empty();
+    let commit = |rev: &str| -> Result<ObjectId> {
+        repo.resolve_commit(rev).map_err(|e| {
+            if shallow {
+                e.context(format!("in this shallow clone: {SHALLOW_FIX}"))
+            } else {
+                e
+            }
+        })
     };
     let local = commit(&to)?;
     let remote = match var("PRE_COMMIT_FROM_REF") {
-        Some(from) => commit(&from)?,
-        None => git2::Oid::zero(),
+        Some(from) => commit(&from)?.to_string(),
+        None => "0".repeat(local.to_string().len()),
     };
     Ok(format!("{to} {local} {to} {remote}\n"))
 }
 
 fn scan_paths(g: &Global, paths: &[PathBuf], no_ignore: bool) -> Result<Status> {
-    let repo = Repository::open_from_env().ok();
+    let repo = repo::open().ok();
     let root = repo
         .as_ref()
         .and_then(|r| r.workdir())
@@ -552,7 +550,7 @@ fn display_path(p: &Path) -> Vec<u8> {
 }
 
 fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
-    let repo = Repository::open_from_env().ok();
+    let repo = repo::open().ok();
     let setup = Setup::load(g, repo.as_ref().and_then(|r| r.workdir()))?;
     let catalog = &setup.catalog;
     let mut out = String::new();
@@ -654,7 +652,7 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
 }
 
 fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
-    let repo = git::open()?;
+    let repo = repo::open()?;
     let root = repo
         .workdir()
         .context("the baseline lives in the working tree; this repository has none")?
@@ -669,22 +667,9 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
     );
     let existing = setup.baseline.take();
     let scanner = setup.scanner();
-    let tree = git::head_tree(&repo)?.context("HEAD has no commit yet: nothing to baseline")?;
-    let mut changes = Vec::new();
-    tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-        if entry.kind() == Some(git2::ObjectType::Blob) {
-            let mut path = dir.as_bytes().to_vec();
-            path.extend_from_slice(entry.name_bytes());
-            changes.push(Change {
-                path,
-                old: None,
-                new: entry.id(),
-                worktree: false,
-            });
-        }
-        git2::TreeWalkResult::Ok
-    })
-    .context("walking the HEAD tree")?;
+    let changes = repo
+        .head_files()?
+        .context("HEAD has no commit yet: nothing to baseline")?;
     let outcomes = scanner.scan_changes(&repo, &changes, None)?;
     let found: std::collections::BTreeSet<BaselineEntry> = outcomes
         .iter()

@@ -14,13 +14,13 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use anyhow::{Context, Result};
-use git2::Repository;
 use globset::GlobSet;
 use rayon::prelude::*;
 
 use crate::detect::{Detector, Match, Suppressed};
 use crate::git::{self, Change};
 use crate::notebook;
+use crate::repo::Repo;
 use crate::report::{fingerprint, Finding, Location, Part, Secret, Severity};
 
 /// Git's own binary heuristic: a NUL byte in the first 8000 bytes.
@@ -83,10 +83,10 @@ impl<'c> Scanner<'c> {
     }
 
     /// Scan git changes, spreading large batches over the cores. Each worker opens its own
-    /// repository handle (libgit2 handles are not shareable across threads).
+    /// repository handle (neither backend's handles are shareable across threads).
     pub fn scan_changes(
         &self,
-        repo: &Repository,
+        repo: &Repo,
         changes: &[Change],
         commit: Option<&str>,
     ) -> Result<Vec<Outcome>> {
@@ -96,14 +96,14 @@ impl<'c> Scanner<'c> {
                 .map(|c| self.scan_change(repo, c, commit))
                 .collect();
         }
-        let path = repo.path().to_path_buf();
+        let opener = repo.opener();
         changes
             .par_iter()
             .map_init(
-                || Repository::open_from_env().or_else(|_| Repository::open(&path)),
+                || opener.open(),
                 |r, c| match r {
                     Ok(r) => self.scan_change(r, c, commit),
-                    Err(e) => Err(anyhow::anyhow!("cannot reopen the repository: {e}")),
+                    Err(e) => Err(anyhow::anyhow!("{e:#}")),
                 },
             )
             .collect()
@@ -112,7 +112,7 @@ impl<'c> Scanner<'c> {
     /// Read one change's blobs (guarded by size) and scan them.
     pub fn scan_change(
         &self,
-        repo: &Repository,
+        repo: &Repo,
         change: &Change,
         commit: Option<&str>,
     ) -> Result<Outcome> {
@@ -124,9 +124,8 @@ impl<'c> Scanner<'c> {
                 ..Outcome::default()
             });
         }
-        let odb = repo.odb().context("cannot open the object database")?;
-        let (size, _) = odb
-            .read_header(change.new)
+        let size = repo
+            .blob_size(&change.new)
             .with_context(|| format!("cannot read object {} for {shown}", change.new))?;
         if size as u64 > self.settings.max_blob_size {
             return Ok(Outcome {
@@ -141,25 +140,25 @@ impl<'c> Scanner<'c> {
                 ..Outcome::default()
             });
         }
-        let worktree = git::read_worktree_copy(repo, change, size);
+        let worktree = repo.read_worktree_copy(change, size);
         let blob;
         let new = match &worktree {
             Some(copy) => copy.as_slice(),
             None => {
                 blob = repo
-                    .find_blob(change.new)
+                    .blob(&change.new)
                     .with_context(|| format!("cannot read blob {} for {shown}", change.new))?;
-                blob.content()
+                &*blob
             }
         };
-        let old = match change.old {
+        let old = match &change.old {
             Some(id) => Some(
-                repo.find_blob(id)
+                repo.blob(id)
                     .with_context(|| format!("cannot read previous blob {id} for {shown}"))?,
             ),
             None => None,
         };
-        let old_bytes = old.as_ref().map(|b| b.content());
+        let old_bytes = old.as_deref();
         let max = self.settings.max_blob_size;
         if let Some(lfs) = crate::lfs::resolve(repo, &change.path, new, old_bytes, max)? {
             return Ok(self.scan_lfs(&change.path, lfs, commit));

@@ -18,12 +18,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use git2::{Oid, Repository};
 
-use crate::git::{self, Gitlink};
+use crate::git::{self, Gitlink, ObjectId};
+use crate::repo::Repo;
 use crate::source::{Outcome, Scanner};
 
 /// Scan the commits each gitlink change brings in; one or more outcomes per gitlink.
 pub fn scan_gitlinks(
-    repo: &Repository,
+    repo: &Repo,
     scanner: &Scanner<'_>,
     links: &[Gitlink],
 ) -> Result<Vec<Outcome>> {
@@ -56,9 +57,11 @@ pub fn scan_gitlinks(
         let old = link.old.filter(|o| sub.find_commit(*o).is_ok());
         let commits = range(&sub, old, link.new)
             .with_context(|| format!("cannot list the commits of submodule {shown}"))?;
+        let sub_repo = Repo::Libgit2(sub);
+        let sub = sub_repo.libgit2().expect("opened through libgit2");
         for id in &commits {
             out.extend(
-                scan_commit(&sub, scanner, *id, &link.path)
+                scan_commit(&sub_repo, sub, scanner, *id, &link.path)
                     .with_context(|| format!("in submodule {shown}"))?,
             );
         }
@@ -99,7 +102,7 @@ fn not_scanned(link: &Gitlink, reason: &str, note: String) -> Outcome {
 
 /// The submodule's repository: its checked-out working tree, else its git dir below the
 /// superproject's `modules/` (named as in .gitmodules, which defaults to the path).
-fn open(repo: &Repository, path: &[u8]) -> Option<Repository> {
+fn open(repo: &Repo, path: &[u8]) -> Option<Repository> {
     let rel = std::str::from_utf8(path).ok()?;
     if let Some(r) = repo
         .workdir()
@@ -111,8 +114,8 @@ fn open(repo: &Repository, path: &[u8]) -> Option<Repository> {
         }
     }
     let name = repo
-        .find_submodule(rel)
-        .ok()
+        .libgit2()
+        .and_then(|r| r.find_submodule(rel).ok())
         .and_then(|s| s.name().map(str::to_string))
         .unwrap_or_else(|| rel.to_string());
     let dir: PathBuf = repo.commondir().join("modules").join(name);
@@ -132,6 +135,7 @@ fn range(sub: &Repository, old: Option<Oid>, new: Oid) -> Result<Vec<Oid>> {
 
 /// One submodule commit's added content, paths prefixed with the submodule's path.
 fn scan_commit(
+    sub_repo: &Repo,
     sub: &Repository,
     scanner: &Scanner<'_>,
     id: Oid,
@@ -155,7 +159,7 @@ fn scan_commit(
         .collect::<Result<_, _>>()
         .with_context(|| format!("cannot read the parents of merge {id}"))?;
     for c in &changes.files {
-        let mut o = scanner.scan_change(sub, c, Some(&hex))?;
+        let mut o = scanner.scan_change(sub_repo, c, Some(&hex))?;
         if !others.is_empty() {
             let path = std::str::from_utf8(&c.path).map(std::path::Path::new);
             let theirs: Vec<Oid> = others
@@ -165,7 +169,7 @@ fn scan_commit(
             o.findings.retain(|f| {
                 !theirs.iter().any(|&id| {
                     // Model findings carry no secret: only an identical file was seen before.
-                    id == c.new
+                    ObjectId::from(id) == c.new
                         || (!f.secret.0.is_empty()
                             && sub.find_blob(id).is_ok_and(|b| {
                                 memchr::memmem::find(b.content(), &f.secret.0).is_some()

@@ -349,38 +349,94 @@ fn deleting_a_directory_with_a_committed_secret_is_clean() {
 // ---------------------------------------------------------------------------------------------
 // Split index, sparse index, skipHash.
 
-/// Neither leakgate's reader nor libgit2 reads a split index: exit 2 with the reason and the
-/// command that turns it off (fail closed, never let through unscanned); after that command
-/// the same staged secret is found.
+/// A split index (`core.splitIndex`) keeps most entries in `.git/sharedindex.<hash>`; the
+/// index file holds replacements (nameless entries over shared ones), deletions (a bitmap) and
+/// additions. Each kind carries or hides a secret here, and the findings are exactly those of
+/// the same staging without a split index.
 #[test]
-fn split_index_fails_closed_naming_the_link_extension_and_the_way_out() {
+fn split_index_replacements_deletions_and_additions_are_merged_like_git() {
     let r = TestRepo::new();
-    r.stage("d/a.py", "a = 1\n");
+    r.git(&["config", "splitIndex.maxPercentChange", "100"]);
+    for i in 0..6 {
+        r.write(&format!("d/m{i}.py"), numbered(i));
+    }
+    r.write("d/gone.py", format!("{}K = '{HF_C}'\n", numbered(7)));
+    // Entries as new as the index file are racily clean: git refreshes them on the next write,
+    // which stores them in the split file as replacements. Files a second older are settled,
+    // and every entry goes to the shared index.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    r.git(&["add", "-A"]);
     r.commit("c1");
     r.git(&["update-index", "--split-index"]);
-    r.stage("d/n.py", format!("T = '{HF_A}'\n"));
+    // A replacement of a shared entry, a deletion of one, and an addition.
+    r.stage("d/m2.py", format!("{}T = '{HF_A}'\n", numbered(2)));
+    r.git(&["rm", "-q", "d/gone.py"]);
+    r.stage("d/new.py", format!("T = '{HF_B}'\n"));
     let shape = index_shape(&r);
     assert!(shape.has("link"), "precondition: split index\n{shape:?}");
+    assert_eq!(
+        (shape.entries, shape.nameless),
+        (2, 1),
+        "precondition: one replacement and one addition in the split file\n{shape:?}"
+    );
+    let v = expect_hits(&r, &[hit("d/m2.py", 4, HF_A), hit("d/new.py", 1, HF_B)]);
+    assert_scanned(&v, 2, 2);
+
+    // The same staging read through a plain index gives the same answer.
+    r.git(&["update-index", "--no-split-index"]);
+    assert!(!index_shape(&r).has("link"), "precondition: plain index");
+    expect_hits(&r, &[hit("d/m2.py", 4, HF_A), hit("d/new.py", 1, HF_B)]);
+}
+
+/// A split index whose shared index is gone or damaged cannot be read: exit 2 naming the
+/// shared index file, never "nothing staged".
+#[test]
+fn split_index_without_its_shared_index_fails_closed() {
+    let r = TestRepo::new();
+    r.git(&["config", "splitIndex.maxPercentChange", "100"]);
+    r.stage("a.py", "a = 1\n");
+    r.commit("c1");
+    r.git(&["update-index", "--split-index"]);
+    r.stage("b.py", format!("T = '{HF_A}'\n"));
+    let shared: Vec<_> = std::fs::read_dir(r.dir.join(".git"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("sharedindex.")
+        })
+        .collect();
+    assert_eq!(shared.len(), 1, "precondition: one shared index");
+    let bytes = std::fs::read(&shared[0]).unwrap();
+    let mut damaged = bytes.clone();
+    let n = damaged.len();
+    damaged[n - 1] ^= 1;
+    std::fs::write(&shared[0], &damaged).unwrap();
     assert_fails_closed(
         &r.leakgate(&["check-staged", "--format", "json"]),
-        &[
-            "cannot read the git index: unsupported mandatory extension: 'link'",
-            "`git update-index --no-split-index` turns it off",
-        ],
+        &["cannot read the shared index", "sharedindex."],
     );
-    r.git(&["update-index", "--no-split-index"]);
-    expect_hits(&r, &[hit("d/n.py", 1, HF_A)]);
+    std::fs::remove_file(&shared[0]).unwrap();
+    assert_fails_closed(
+        &r.leakgate(&["check-staged", "--format", "json"]),
+        &["cannot read the shared index", "sharedindex."],
+    );
+    std::fs::write(&shared[0], &bytes).unwrap();
+    expect_hits(&r, &[hit("b.py", 1, HF_A)]);
 }
 
 /// A sparse checkout without a sparse index (skip-worktree entries) is scanned as usual. With
-/// `--sparse-index` the index holds whole directories as single entries ("sdir"), which neither
-/// reader reads: exit 2 with the reason and the command that turns it off, after which the
-/// secret is found again.
+/// `--sparse-index` the index folds directories outside the cone into single entries ("sdir"):
+/// a secret inside the cone is found, and a folded directory whose tree differs from HEAD's (a
+/// soft reset leaves one) is expanded and its new secret found too.
 #[test]
-fn sparse_checkout_scans_and_sparse_index_fails_closed_naming_sdir_and_the_way_out() {
+fn sparse_index_is_read_and_changed_folded_directories_are_expanded() {
     let r = TestRepo::new();
     r.stage("d/a.py", "a = 1\n");
     r.stage("e/b.py", "b = 1\n");
+    r.stage("e/deep/c.py", "c = 1\n");
     r.commit("c1");
     r.git(&["sparse-checkout", "set", "--no-sparse-index", "d"]);
     r.stage("d/n.py", format!("T = '{HF_A}'\n"));
@@ -395,15 +451,26 @@ fn sparse_checkout_scans_and_sparse_index_fails_closed_naming_sdir_and_the_way_o
         listed, "d/a.py\nd/n.py\ne/\n",
         "precondition: e/ is one entry"
     );
-    assert_fails_closed(
-        &r.leakgate(&["check-staged", "--format", "json"]),
-        &[
-            "cannot read the git index: unsupported mandatory extension: 'sdir'",
-            "`git sparse-checkout set --no-sparse-index` turns it off",
-        ],
-    );
-    r.git(&["sparse-checkout", "set", "--no-sparse-index", "d"]);
-    expect_hits(&r, &[hit("d/n.py", 1, HF_A)]);
+    let v = expect_hits(&r, &[hit("d/n.py", 1, HF_A)]);
+    assert_scanned(&v, 1, 1);
+
+    // A commit that changed e/ (made without the sparse index), then a soft reset: the index
+    // keeps e/ folded at the newer tree, HEAD has the older one.
+    r.commit("c2");
+    r.git(&["sparse-checkout", "disable"]);
+    r.stage("e/deep/c.py", format!("c = 1\nT = '{HF_B}'\n"));
+    r.commit("c3");
+    r.git(&["sparse-checkout", "set", "--sparse-index", "d"]);
+    r.git(&["reset", "--soft", "HEAD~1"]);
+    let listed = r.git(&["ls-files", "--sparse"]).stdout;
+    assert_eq!(listed, "d/a.py\nd/n.py\ne/\n", "precondition: e/ folded");
+    assert!(index_shape(&r).has("sdir"), "precondition: sparse index");
+    let v = expect_hits(&r, &[hit("e/deep/c.py", 2, HF_B)]);
+    assert_scanned(&v, 1, 1);
+    // A path named inside the folded directory is scanned whole, from its staged blob.
+    let named = r.leakgate(&["check-staged", "--format", "json", "e/deep"]);
+    named.code(1);
+    assert_eq!(finding_field(&named.json(), "path"), ["e/deep/c.py"]);
 }
 
 /// `index.skipHash` (git 2.40+) writes an all-zero trailing checksum; current behaviour: the
@@ -761,6 +828,10 @@ fn write_blob(r: &TestRepo, content: &str) -> String {
 #[derive(Debug)]
 struct IndexShape {
     version: u32,
+    /// Entries in this file (in a split index: only those not in the shared index).
+    entries: u32,
+    /// Entries stored without a name (a split index's replacements of shared entries).
+    nameless: usize,
     /// Extension signatures in file order ("TREE", "link", "sdir", …).
     extensions: Vec<String>,
     /// (nodes, invalidated nodes) of the cache-tree extension, when there is one.
@@ -784,6 +855,7 @@ fn index_shape(r: &TestRepo) -> IndexShape {
     assert_eq!(&data[..4], b"DIRC", "index signature");
     let version = be32(4);
     let mut at = 12;
+    let mut nameless = 0;
     for _ in 0..be32(8) {
         // Ten 32-bit stat fields, the object id, 16-bit flags; v3+ may add extended flags.
         let flags = u16::from_be_bytes([data[at + 60], data[at + 61]]);
@@ -793,6 +865,9 @@ fn index_shape(r: &TestRepo) -> IndexShape {
             } else {
                 62
             };
+        if version != 4 && data[name] == 0 {
+            nameless += 1;
+        }
         at = if version == 4 {
             // A varint (bytes with the high bit set, then one without), then a NUL-ended suffix.
             let suffix = name + data[name..].iter().position(|&b| b & 0x80 == 0).unwrap() + 1;
@@ -816,6 +891,8 @@ fn index_shape(r: &TestRepo) -> IndexShape {
     assert_eq!(at, end, "extensions end at the checksum");
     IndexShape {
         version,
+        entries: be32(8),
+        nameless,
         extensions,
         cache_tree,
         zero_checksum: data[end..].iter().all(|&b| b == 0),

@@ -3,7 +3,9 @@
 
 mod bypass;
 mod encoded;
+mod gitcli;
 mod harness;
+mod hook_env;
 mod hostile;
 mod index_forms;
 mod living;

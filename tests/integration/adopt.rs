@@ -1,0 +1,234 @@
+//! Adoption without Rust: the pip wheel `leakgate-bin` (maturin, `bindings = "bin"`) installed
+//! into a fresh virtualenv with no Rust on PATH and no network, and the pre-commit framework's
+//! `language: python` hook installing that wheel from a local wheel directory.
+//!
+//! The wheel is a release build: it is built ONCE per test run, lazily, by the first test that
+//! needs it, into target/wheel-dist (maturin from target/test-venv, which tests/run.sh installs).
+//! Missing maturin is a failure, not a skip.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use crate::harness::*;
+use crate::workflows::{
+    framework_pre_push_scenario, framework_scenario, hook_repo_snapshot, lacks, pre_commit_exe,
+    run_env, write_config, Framework,
+};
+
+const DIST: &str = "leakgate-bin";
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A program from the test virtualenv (tests/run.sh puts its bin/ first on PATH).
+fn venv_tool(name: &str) -> PathBuf {
+    let p = manifest_dir().join("target/test-venv/bin").join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run the tests with `bash tests/run.sh` (it installs tests/requirements.txt \
+         into target/test-venv)",
+        p.display()
+    );
+    p
+}
+
+/// The directory holding the freshly built `leakgate-bin` wheel, built once per test process.
+/// maturin runs in a clean environment: nothing of `cargo test`'s own (OUT_DIR, CARGO_*, RUST*)
+/// may leak into the build it starts.
+fn wheel_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = manifest_dir().join("target/wheel-dist");
+        let _ = std::fs::remove_dir_all(&out);
+        let mut c = Command::new(venv_tool("maturin"));
+        c.current_dir(manifest_dir().join("python/leakgate-bin"))
+            .args(["build", "--release", "--locked", "--out"])
+            .arg(&out)
+            .env_clear();
+        for k in [
+            "PATH",
+            "HOME",
+            "CARGO_HOME",
+            "RUSTUP_HOME",
+            "TMPDIR",
+            "LANG",
+        ] {
+            if let Some(v) = std::env::var_os(k) {
+                c.env(k, v);
+            }
+        }
+        let started = Instant::now();
+        let o = c.output().expect("run maturin");
+        assert!(
+            o.status.success(),
+            "maturin build failed\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        eprintln!("maturin build of the wheel took {:.0?}", started.elapsed());
+        out
+    })
+}
+
+/// PATH without Rust: every directory holding `cargo` or `rustc` is dropped, and so is the
+/// directory of the binary under test, so only what the wheel installed can answer `leakgate`.
+fn path_without_rust(first: &[PathBuf]) -> OsString {
+    let bin_dir = Path::new(BIN).parent().unwrap().to_path_buf();
+    let mut dirs: Vec<PathBuf> = first.to_vec();
+    dirs.extend(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).filter(|d| {
+            *d != bin_dir
+                && !d.join("cargo").exists()
+                && !d.join("rustc").exists()
+                && !d.join("leakgate").exists()
+        }),
+    );
+    std::env::join_paths(dirs).unwrap()
+}
+
+fn test_python() -> OsString {
+    std::env::var_os("LEAKGATE_TEST_PYTHON").unwrap_or_else(|| "python3".into())
+}
+
+/// The documented pip route: a fresh virtualenv, `pip install --no-index --find-links DIR
+/// leakgate-bin`, then the installed `leakgate` (native, in the venv's bin/) scans a real commit.
+#[test]
+fn pip_wheel_installs_into_a_fresh_venv_without_rust_and_blocks() {
+    let wheels = wheel_dir();
+    let r = TestRepo::new();
+    let venv = r.tmp().join("venv");
+    let made = Command::new(test_python())
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .expect("python -m venv");
+    assert!(made.status.success(), "{made:?}");
+    let bin = venv.join("bin");
+    let path = path_without_rust(std::slice::from_ref(&bin));
+    let env = [("PATH", path)];
+    let run =
+        |program: &Path, args: &[&str]| run_env(&r, program.to_str().unwrap(), &r.dir, args, &env);
+    let pip = bin.join("pip");
+    let started = Instant::now();
+    let install = run(
+        &pip,
+        &[
+            "install",
+            "--disable-pip-version-check",
+            "--no-index",
+            "--find-links",
+            wheels.to_str().unwrap(),
+            DIST,
+        ],
+    );
+    install.code(0);
+    eprintln!("pip install of the wheel took {:.1?}", started.elapsed());
+
+    let leakgate = bin.join("leakgate");
+    // A native executable, not a Python console script.
+    let head = std::fs::read(&leakgate).expect("the wheel installs bin/leakgate");
+    assert_eq!(&head[..4], b"\x7fELF", "bin/leakgate is the native binary");
+    let version = run(&leakgate, &["--version"]);
+    version.code(0);
+    assert!(
+        version
+            .stdout
+            .contains(concat!("leakgate ", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        version.dump()
+    );
+
+    r.stage("app.py", format!("TOKEN = \"{HF_A}\"\n"));
+    let blocked = run(&leakgate, &["check-staged"]);
+    blocked.code(1).stderr_has("huggingface-token");
+    blocked.output_lacks(HF_A);
+    r.stage("app.py", "import os\nTOKEN = os.environ[\"HF_TOKEN\"]\n");
+    run(&leakgate, &["check-staged"]).code(0);
+}
+
+/// `language: python`: the framework pip-installs the hook repository's root package, which only
+/// depends on `leakgate-bin`; with PIP_NO_INDEX and PIP_FIND_LINKS pointing at the built wheel,
+/// first use is a wheel install (nothing compiled, no network), and the hooks block and scan.
+#[test]
+fn pre_commit_framework_python_hook_installs_the_wheel_blocks_and_scans() {
+    let wheels = wheel_dir();
+    let r = TestRepo::new();
+    let home = r.tmp().join("pre-commit-home");
+    let fw = Framework {
+        exe: pre_commit_exe(),
+        env: vec![
+            ("PRE_COMMIT_HOME", home.clone().into_os_string()),
+            ("PATH", path_without_rust(&[])),
+            ("PIP_NO_INDEX", "1".into()),
+            ("PIP_FIND_LINKS", wheels.as_os_str().to_owned()),
+            ("PIP_DISABLE_PIP_VERSION_CHECK", "1".into()),
+        ],
+    };
+    // Nothing could be compiled: no cargo on the framework's PATH, no index to fetch from.
+    let path = &fw.env.iter().find(|(k, _)| *k == "PATH").unwrap().1;
+    assert!(
+        !std::env::split_paths(path).any(|d| d.join("cargo").exists()),
+        "cargo must not be reachable"
+    );
+    let (hook_repo, sha) = hook_repo_snapshot(&r);
+    write_config(
+        &r,
+        &hook_repo,
+        &sha,
+        &["leakgate-pip", "leakgate-pre-push-pip"],
+    );
+    let started = Instant::now();
+    let install = fw.run(&r, &["install", "--install-hooks"]);
+    assert_eq!(install.code, 0, "{}", install.dump());
+    let took = started.elapsed();
+    eprintln!("pre-commit install --install-hooks (language: python, wheel) took {took:.1?}");
+    lacks(&install, "Compiling");
+
+    // The hook's leakgate is the wheel's native binary inside the framework's environment.
+    let installed: Vec<PathBuf> = std::fs::read_dir(&home)
+        .unwrap()
+        .flatten()
+        .flat_map(|repo| {
+            std::fs::read_dir(repo.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter(|env| env.file_name().to_string_lossy().starts_with("py_env"))
+        .map(|env| env.path().join("bin/leakgate"))
+        .filter(|p| p.is_file())
+        .collect();
+    assert_eq!(
+        installed.len(),
+        1,
+        "one wheel-installed leakgate: {installed:?}"
+    );
+    assert_eq!(&std::fs::read(&installed[0]).unwrap()[..4], b"\x7fELF");
+
+    framework_scenario(&r, &fw, "leakgate (credentials in staged changes)");
+    framework_pre_push_scenario(&r, &fw);
+}
+
+/// The three version numbers a release must bump together: the crate, the wheel, and the
+/// hook package's pin on the wheel (a mismatch makes the framework's install fail).
+#[test]
+fn wheel_and_hook_package_versions_match_the_crate() {
+    let read = |rel: &str| std::fs::read_to_string(manifest_dir().join(rel)).unwrap();
+    let crate_version = env!("CARGO_PKG_VERSION");
+    let wheel = read("python/leakgate-bin/pyproject.toml");
+    assert!(
+        wheel.contains(&format!("\nversion = \"{crate_version}\"\n")),
+        "python/leakgate-bin/pyproject.toml must carry version {crate_version}"
+    );
+    assert!(wheel.contains("\nname = \"leakgate-bin\"\n"));
+    let backend = read("python/pre_commit_backend.py");
+    assert!(
+        backend.contains(&format!("\nVERSION = \"{crate_version}\"\n")),
+        "python/pre_commit_backend.py must carry VERSION {crate_version}"
+    );
+    assert!(backend.contains("REQUIRES = [\"leakgate-bin==\" + VERSION]"));
+}

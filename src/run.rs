@@ -176,38 +176,43 @@ fn collect(report: &mut Report, outcomes: Vec<Outcome>) {
     }
 }
 
+/// Write the report where `--format`/`--output` say, and the human report to stderr whenever
+/// that is not already where the report went: a CI job writing SARIF or JSON to a file (or
+/// stdout) still shows in its log what blocked it, redacted like every human report.
 fn emit(g: &Global, report: &Report, catalog: &Catalog) -> Result<()> {
+    let human = |to_stderr: bool| {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match g.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => to_stderr && std::io::stderr().is_terminal() && !no_color,
+        };
+        let style = Style {
+            color,
+            verbose: g.verbose,
+            show_secrets: g.show_secrets,
+        };
+        report::render_human(report, catalog, &style)
+    };
     let text = match g.format {
         Format::Json => report::render_json(report, catalog, g.show_secrets),
-        Format::Sarif => report::render_sarif(report, catalog),
-        Format::Human => {
-            let to_terminal = g.output.is_none() && std::io::stderr().is_terminal();
-            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-            let color = match g.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => to_terminal && !no_color,
-            };
-            let style = Style {
-                color,
-                verbose: g.verbose,
-                show_secrets: g.show_secrets,
-            };
-            report::render_human(report, catalog, &style)
-        }
+        Format::Sarif => report::render_sarif(report, catalog, g.sarif_all_rules),
+        Format::Human => human(g.output.is_none()),
     };
-    match (&g.output, g.format) {
-        (Some(path), _) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write the report to {}", path.display())),
-        // The human report is for a person; the verdict is the exit status. A stderr that
-        // cannot be written (a full disk behind a hook log) must not turn findings into an
-        // "error" or a clean scan into a blocked commit.
+    // The human report is for a person; the verdict is the exit status. A stderr that
+    // cannot be written (a full disk behind a hook log) must not turn findings into an
+    // "error" or a clean scan into a blocked commit.
+    let written = match (&g.output, g.format) {
         (None, Format::Human) => {
             let _ = write_stream(&mut std::io::stderr(), &text);
-            Ok(())
+            return Ok(());
         }
+        (Some(path), _) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write the report to {}", path.display())),
         (None, _) => write_stream(&mut std::io::stdout(), &text),
-    }
+    };
+    let _ = write_stream(&mut std::io::stderr(), &human(true));
+    written
 }
 
 fn write_stream(w: &mut dyn Write, text: &str) -> Result<()> {

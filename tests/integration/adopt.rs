@@ -232,3 +232,91 @@ fn wheel_and_hook_package_versions_match_the_crate() {
     );
     assert!(backend.contains("REQUIRES = [\"leakgate-bin==\" + VERSION]"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// CI output
+
+/// Regression (issue 17): with `--format sarif --output FILE` a CI job printed nothing and exited
+/// 1. The human report, redacted, now goes to stderr whatever the report format and destination.
+#[test]
+fn ci_sarif_output_file_still_prints_the_summary_on_stderr() {
+    let r = TestRepo::new();
+    r.stage("deploy/settings.py", format!("HF = \"{HF_A}\"\n"));
+    let out = r.tmp().join("leakgate.sarif");
+    let run = r.leakgate(&[
+        "check-staged",
+        "--format",
+        "sarif",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    run.code(1)
+        .stderr_has("blocked")
+        .stderr_has("deploy/settings.py:1")
+        .stderr_has("huggingface-token")
+        .output_lacks(HF_A);
+    assert!(run.stdout.is_empty(), "{}", run.dump());
+    assert!(std::fs::read_to_string(&out).unwrap().contains("\"2.1.0\""));
+
+    // JSON on stdout: stdout stays pure JSON, the summary is on stderr.
+    let json = r.leakgate(&["check-staged", "--format", "json"]);
+    json.code(1)
+        .stderr_has("deploy/settings.py:1")
+        .output_lacks(HF_A);
+    assert_eq!(json.rules(), ["huggingface-token"]);
+}
+
+/// `--exit-code N` is the findings status (gitleaks' flag); an error still exits 2, and 2 itself
+/// is refused so it keeps meaning "error".
+#[test]
+fn exit_code_sets_the_findings_status_and_errors_stay_2() {
+    let r = TestRepo::new();
+    r.stage("a.py", format!("T = '{HF_B}'\n"));
+    r.leakgate(&["check-staged", "--exit-code", "7"]).code(7);
+    r.leakgate(&["check-staged", "--exit-code", "0"])
+        .code(0)
+        .stderr_has("huggingface-token");
+    r.leakgate(&["check-staged"]).code(1);
+    r.leakgate(&["check-staged", "--exit-code", "2"])
+        .code(2)
+        .stderr_has("error status");
+    r.leakgate(&["check-range", "no-such-rev", "--exit-code", "0"])
+        .code(2);
+    r.stage("a.py", "T = None\n");
+    r.leakgate(&["check-staged", "--exit-code", "7"]).code(0);
+}
+
+/// SARIF describes the rules that fired, each with one remediation text and no made-up address;
+/// `--sarif-all-rules` restores the whole catalog.
+#[test]
+fn sarif_describes_only_the_rules_that_fired() {
+    let r = TestRepo::new();
+    r.stage("a.py", format!("T = '{HF_C}'\n"));
+    let v = r
+        .leakgate(&["check-staged", "--format", "sarif"])
+        .code(1)
+        .json();
+    let driver = &v["runs"][0]["tool"]["driver"];
+    let rules = driver["rules"].as_array().unwrap();
+    let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["huggingface-token"]);
+    assert_eq!(v["runs"][0]["results"][0]["ruleIndex"], 0);
+    let help = &rules[0]["help"];
+    assert!(help["text"].as_str().unwrap().contains("huggingface.co"));
+    assert!(
+        help.get("markdown").is_none(),
+        "one remediation text: {help}"
+    );
+    assert!(driver.get("informationUri").is_none());
+
+    let all = r
+        .leakgate(&["check-staged", "--format", "sarif", "--sarif-all-rules"])
+        .code(1)
+        .json();
+    let all_rules = all["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
+    assert!(all_rules.len() >= 80, "{}", all_rules.len());
+    let i = all["runs"][0]["results"][0]["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(all_rules[i]["id"], "huggingface-token");
+}

@@ -10,6 +10,7 @@ pub mod config;
 pub mod decode;
 pub mod detect;
 pub mod git;
+pub mod gitleaks;
 pub mod index;
 pub mod install;
 pub mod model;

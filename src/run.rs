@@ -58,6 +58,10 @@ struct Setup {
     settings: Settings,
     policy: Policy,
     baseline: Option<Baseline>,
+    /// `.gitleaksignore` and `.gitleaks.toml` at the repository root, for teams coming from
+    /// gitleaks (README, "Coming from gitleaks / detect-secrets").
+    gitleaks_ignore: Option<crate::gitleaks::Ignore>,
+    gitleaks_allow: Option<crate::gitleaks::Allowlists>,
 }
 
 impl Setup {
@@ -93,12 +97,21 @@ impl Setup {
         config
             .check_custom_examples(&Detector::new(&catalog, policy.clone()))
             .map_err(named)?;
+        let (gitleaks_ignore, gitleaks_allow) = match root {
+            Some(root) => (
+                crate::gitleaks::Ignore::load(root)?,
+                crate::gitleaks::Allowlists::load(root)?,
+            ),
+            None => (None, None),
+        };
         Ok(Setup {
             config,
             catalog,
             settings,
             policy,
             baseline,
+            gitleaks_ignore,
+            gitleaks_allow,
         })
     }
 
@@ -130,6 +143,16 @@ fn finish(
         ..Report::default()
     };
     collect(&mut report, outcomes);
+    if let Some(a) = &setup.gitleaks_allow {
+        let before = report.findings.len();
+        report.findings.retain(|f| !a.allows(f));
+        report.suppressed.allowlist += before - report.findings.len();
+    }
+    if let Some(ig) = &setup.gitleaks_ignore {
+        let before = report.findings.len();
+        report.findings.retain(|f| !ig.ignores(f));
+        report.suppressed.baseline += before - report.findings.len();
+    }
     if let Some(b) = &setup.baseline {
         let known = b.fingerprints();
         let before = report.findings.len();
@@ -566,7 +589,24 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
                 write_stream(&mut std::io::stdout(), &out)?;
                 return Ok(Status::Clean);
             }
-            bail!("no rule `{id}` (see `leakgate rules`)");
+            if let Some(ids) = crate::gitleaks::leakgate_ids(id) {
+                // A gitleaks id: explain the leakgate rules that find the same credential.
+                let names: Vec<String> = ids.iter().map(|i| format!("`{i}`")).collect();
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "leakgate: gitleaks rule `{id}` is leakgate's {}",
+                    names.join(", ")
+                );
+                for i in ids {
+                    rules(g, Some(i))?;
+                }
+                return Ok(Status::Clean);
+            }
+            let specs = crate::rules::builtin_specs()?;
+            bail!(
+                "no rule `{id}`{} (see `leakgate rules`)",
+                crate::config::suggestion(id, &specs)
+            );
         };
         let s = &rule.spec;
         if g.format == Format::Json {

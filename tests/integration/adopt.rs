@@ -320,3 +320,156 @@ fn sarif_describes_only_the_rules_that_fired() {
     let i = all["runs"][0]["results"][0]["ruleIndex"].as_u64().unwrap() as usize;
     assert_eq!(all_rules[i]["id"], "huggingface-token");
 }
+
+// ---------------------------------------------------------------------------------------------
+// coming from gitleaks
+
+/// gitleaks' report flags are accepted: `--report-path`, `--report-format`, and `--redact`
+/// (a no-op: leakgate never prints a secret unless asked with --show-secrets).
+#[test]
+fn gitleaks_report_flags_are_accepted() {
+    let r = TestRepo::new();
+    r.stage("a.py", format!("T = '{HF_A}'\n"));
+    let out = r.tmp().join("report.json");
+    let run = r.leakgate(&[
+        "check-staged",
+        "--redact",
+        "--report-format",
+        "json",
+        "--report-path",
+        out.to_str().unwrap(),
+    ]);
+    run.code(1)
+        .output_lacks(HF_A)
+        .stderr_has("huggingface-token");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(finding_field(&v, "rule"), ["huggingface-token"]);
+}
+
+/// A real `.gitleaksignore`: `file:rule-id:line` entries (gitleaks' staged/no-git form, with
+/// gitleaks' rule id) apply to staged changes; `commit:file:rule-id:line` entries apply to that
+/// commit only, with a full or an abbreviated sha.
+#[test]
+fn gitleaksignore_entries_are_honoured_soundly() {
+    let r = TestRepo::new();
+    r.stage("README.md", "x\n");
+    r.commit("init");
+    r.stage("conf/a.py", format!("A = '{HF_A}'\nB = '{HF_B}'\n"));
+    r.write(
+        ".gitleaksignore",
+        "# reviewed 2026-11: test fixture\nconf/a.py:huggingface-access-token:1\n",
+    );
+    let run = r.leakgate(&["check-staged", "--format", "json"]);
+    run.code(1);
+    let v = run.json();
+    assert_eq!(finding_field(&v, "rule"), ["huggingface-token"]);
+    assert!(run.stdout.contains("\"line\": 2"), "{}", run.dump());
+    r.write(
+        ".gitleaksignore",
+        "conf/a.py:huggingface-access-token:1\nconf/a.py:huggingface-token:2\n",
+    );
+    r.leakgate(&["check-staged"]).code(0);
+    r.commit("two tokens");
+    let sha = r.head();
+
+    // History: an entry naming the commit (abbreviated) covers it; a wrong commit does not;
+    // an entry with a commit never covers staged changes (they are not that commit).
+    r.write(
+        ".gitleaksignore",
+        format!(
+            "{}:conf/a.py:huggingface-access-token:1\n{}:conf/a.py:huggingface-access-token:2\n",
+            &sha[..7],
+            "f".repeat(40)
+        ),
+    );
+    let range = r.leakgate(&["check-range", "HEAD", "--format", "json"]);
+    range.code(1);
+    assert_eq!(range.rules(), ["huggingface-token"]);
+    assert!(range.stdout.contains("\"line\": 2"), "{}", range.dump());
+    r.write(
+        ".gitleaksignore",
+        format!("{sha}:conf/a.py:huggingface-access-token:1\n{sha}:conf/a.py:huggingface-access-token:2\n"),
+    );
+    r.leakgate(&["check-range", "HEAD"]).code(0);
+    r.stage("conf/b.py", format!("C = '{HF_C}'\n"));
+    r.write(
+        ".gitleaksignore",
+        format!("{sha}:conf/b.py:huggingface-access-token:1\n"),
+    );
+    r.leakgate(&["check-staged"]).code(1);
+
+    r.write(
+        ".gitleaksignore",
+        "conf/b.py:huggingface-access-token:one\n",
+    );
+    assert_fails_closed(
+        &r.leakgate(&["check-staged"]),
+        &[".gitleaksignore", "line 1"],
+    );
+}
+
+/// A real `.gitleaks.toml`: the global `[allowlist]` (paths, stopwords), an `[[allowlists]]`
+/// with `targetRules` and `condition = "AND"`, and a bad regex failing closed naming the file.
+#[test]
+fn gitleaks_toml_allowlists_are_honoured() {
+    let r = TestRepo::new();
+    r.stage("fixtures/keys.py", format!("K = '{HF_A}'\n"));
+    r.stage("docs/guide.md", format!("token: {HF_B}\n"));
+    r.stage("app/main.py", format!("T = '{HF_C}'\n"));
+    r.write(
+        ".gitleaks.toml",
+        "title = \"team config\"\n[extend]\nuseDefault = true\n\
+         [allowlist]\ndescription = \"fixtures\"\npaths = ['''^fixtures/''']\n\
+         [[allowlists]]\ncondition = \"AND\"\ntargetRules = [\"huggingface-access-token\"]\n\
+         paths = ['''\\.md$''']\nregexes = ['''^hf_gZ8''']\n",
+    );
+    let run = r.leakgate(&["check-staged", "--format", "json"]);
+    run.code(1);
+    let v = run.json();
+    let paths = finding_field(&v, "path");
+    assert_eq!(paths, ["app/main.py"], "{}", run.dump());
+
+    // AND: the regex alone (in another file) is not enough.
+    r.stage("app/other.py", format!("U = '{HF_B}'\n"));
+    let v = r.check_json(1);
+    let mut paths = finding_field(&v, "path");
+    paths.sort();
+    assert_eq!(paths, ["app/main.py", "app/other.py"]);
+
+    r.write(
+        ".gitleaks.toml",
+        "[allowlist]\nregexes = ['''(unclosed''']\n",
+    );
+    assert_fails_closed(&r.leakgate(&["check-staged"]), &[".gitleaks.toml", "regex"]);
+}
+
+/// gitleaks rule ids work where leakgate takes a rule id, and a near miss gets a suggestion.
+#[test]
+fn gitleaks_rule_ids_are_accepted_with_did_you_mean() {
+    let r = TestRepo::new();
+    r.stage("a.py", format!("T = '{HF_A}'\n"));
+    r.write(
+        ".leakgate.toml",
+        "disable = [\"huggingface-access-token\"]\n",
+    );
+    r.leakgate(&["check-staged"]).code(0);
+    r.write(".leakgate.toml", "disable = [\"hugingface-token\"]\n");
+    r.leakgate(&["check-staged"])
+        .code(2)
+        .stderr_has("did you mean `huggingface-token`?");
+    std::fs::remove_file(r.dir.join(".leakgate.toml")).unwrap();
+
+    let explain = r.leakgate(&["rules", "--explain", "huggingface-access-token"]);
+    explain
+        .code(0)
+        .stderr_has("is leakgate's `huggingface-token`");
+    assert!(
+        explain.stdout.starts_with("huggingface-token"),
+        "{}",
+        explain.dump()
+    );
+    r.leakgate(&["rules", "--explain", "huggingface-acess-token"])
+        .code(2)
+        .stderr_has("did you mean `huggingface-access-token`?");
+}

@@ -101,7 +101,12 @@ pub enum Command {
     /// Scan the lines added by every commit in a range, e.g. `origin/main..HEAD`.
     CheckRange {
         /// A revision range (`A..B`) or a single revision (that commit only).
-        range: String,
+        #[arg(required_unless_present = "all")]
+        range: Option<String>,
+        /// Every commit reachable from HEAD, the root commit included (onboarding a whole
+        /// history; a progress bar shows on a terminal).
+        #[arg(long, conflicts_with = "range")]
+        all: bool,
     },
     /// Pre-push hook mode: read git's pre-push lines from stdin and scan the commits being pushed.
     PrePush {
@@ -153,7 +158,12 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum BaselineAction {
     /// Write the baseline with every finding in the HEAD tree.
-    Create,
+    Create {
+        /// Also record what every commit reachable from HEAD added (secrets removed since are
+        /// still in the history; a progress bar shows on a terminal).
+        #[arg(long)]
+        history: bool,
+    },
     /// Drop baseline entries that are no longer found in the HEAD tree.
     Prune,
 }

@@ -34,7 +34,11 @@ pub fn run(cli: Cli) -> Result<Status> {
     }
     match &cli.command {
         Command::CheckStaged { paths } => check_staged(g, paths),
-        Command::CheckRange { range } => check_range(g, range),
+        Command::CheckRange { all: true, .. } => check_all(g),
+        Command::CheckRange {
+            range: Some(range), ..
+        } => check_range(g, range),
+        Command::CheckRange { range: None, .. } => bail!("check-range needs a range or --all"),
         Command::PrePush { remote, .. } => pre_push(g, remote.as_deref()),
         Command::Scan { paths, no_ignore } => scan_paths(g, paths, *no_ignore),
         Command::Rules { explain } => rules(g, explain.as_deref()),
@@ -334,6 +338,29 @@ fn check_range(g: &Global, range: &str) -> Result<Status> {
     )
 }
 
+/// `check-range --all`: every commit reachable from HEAD, oldest first, the root included
+/// (`<root>..HEAD` would leave the root out).
+fn check_all(g: &Global) -> Result<Status> {
+    let repo = git::open()?;
+    let commits = all_commits(&repo)?;
+    let scope = format!(
+        "{} commit{} reachable from HEAD",
+        commits.len(),
+        if commits.len() == 1 { "" } else { "s" }
+    );
+    scan_commits(g, &repo, &commits, scope)
+}
+
+/// Every commit reachable from HEAD, oldest first.
+fn all_commits(repo: &Repository) -> Result<Vec<git2::Oid>> {
+    git::head_tree(repo)?.context("HEAD has no commit yet: there is no history to scan")?;
+    let mut walk = repo.revwalk().context("cannot walk history")?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+    walk.push_head().context("cannot walk from HEAD")?;
+    walk.collect::<Result<Vec<_>, _>>()
+        .context("cannot list the commits reachable from HEAD")
+}
+
 fn scan_commits(
     g: &Global,
     repo: &Repository,
@@ -341,7 +368,16 @@ fn scan_commits(
     scope: String,
 ) -> Result<Status> {
     let setup = Setup::load(g, repo.workdir())?;
-    let scanner = setup.scanner();
+    let outcomes = commit_outcomes(repo, &setup.scanner(), commits)?;
+    finish(g, &setup, scope, Subject::History, outcomes)
+}
+
+/// What each commit added, scanned; a progress bar on a terminal for long histories.
+fn commit_outcomes(
+    repo: &Repository,
+    scanner: &Scanner<'_>,
+    commits: &[git2::Oid],
+) -> Result<Vec<Outcome>> {
     let progress = commits.len() >= 20 && std::io::stderr().is_terminal();
     let mut outcomes = Vec::new();
     for (i, id) in commits.iter().enumerate() {
@@ -378,7 +414,7 @@ fn scan_commits(
     if progress {
         eprintln!();
     }
-    finish(g, &setup, scope, Subject::History, outcomes)
+    Ok(outcomes)
 }
 
 /// A merge shows, against its first parent, everything the merged branch added; those commits
@@ -727,7 +763,10 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
         git2::TreeWalkResult::Ok
     })
     .context("walking the HEAD tree")?;
-    let outcomes = scanner.scan_changes(&repo, &changes, None)?;
+    let mut outcomes = scanner.scan_changes(&repo, &changes, None)?;
+    if let BaselineAction::Create { history: true } = action {
+        outcomes.extend(commit_outcomes(&repo, &scanner, &all_commits(&repo)?)?);
+    }
     let found: std::collections::BTreeSet<BaselineEntry> = outcomes
         .iter()
         .flat_map(|o| &o.findings)
@@ -737,7 +776,7 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
         })
         .collect();
     let (entries, verb) = match action {
-        BaselineAction::Create => (found, "wrote"),
+        BaselineAction::Create { .. } => (found, "wrote"),
         BaselineAction::Prune => {
             let old =
                 existing.with_context(|| format!("no baseline at {} to prune", path.display()))?;

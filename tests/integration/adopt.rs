@@ -473,3 +473,56 @@ fn gitleaks_rule_ids_are_accepted_with_did_you_mean() {
         .code(2)
         .stderr_has("did you mean `huggingface-access-token`?");
 }
+
+// ---------------------------------------------------------------------------------------------
+// whole history
+
+/// Regression (issue 17): onboarding a whole history with `<root>..HEAD` leaves the root commit
+/// out. `check-range --all` scans every commit reachable from HEAD, the root included.
+#[test]
+fn check_range_all_includes_the_root_commit() {
+    let r = TestRepo::new();
+    r.stage("first.py", format!("A = '{HF_A}'\n"));
+    r.commit("root commit with a token");
+    let root = r.head();
+    r.stage("clean.py", "x = 1\n");
+    r.commit("clean");
+    r.stage("later.py", format!("B = '{HF_B}'\n"));
+    r.commit("later token");
+
+    let partial = r.leakgate(&["check-range", &format!("{root}..HEAD"), "--format", "json"]);
+    assert_eq!(finding_field(&partial.json(), "path"), ["later.py"]);
+    let all = r.leakgate(&["check-range", "--all", "--format", "json"]);
+    all.code(1).stderr_has("3 commits reachable from HEAD");
+    let v = all.json();
+    assert_eq!(finding_field(&v, "path"), ["first.py", "later.py"]);
+    assert_eq!(finding_field(&v, "commit")[0], root);
+
+    r.leakgate(&["check-range", "--all", "HEAD"]).code(2);
+    let empty = TestRepo::new();
+    empty
+        .leakgate(&["check-range", "--all"])
+        .code(2)
+        .stderr_has("HEAD has no commit yet");
+}
+
+/// `baseline create --history` records what any commit added, so a secret removed since (still
+/// in the history) does not block a later `check-range --all`.
+#[test]
+fn baseline_create_history_records_secrets_removed_since() {
+    let r = TestRepo::new();
+    r.stage("old.py", format!("A = '{HF_A}'\n"));
+    r.commit("token");
+    r.stage("old.py", "A = None\n");
+    r.commit("token removed");
+    r.leakgate(&["baseline", "create"])
+        .code(0)
+        .stderr_has("with 0 findings");
+    r.leakgate(&["check-range", "--all"]).code(1);
+    r.leakgate(&["baseline", "create", "--history"])
+        .code(0)
+        .stderr_has("with 1 finding");
+    let baseline = std::fs::read_to_string(r.dir.join(".leakgate-baseline.json")).unwrap();
+    assert!(!baseline.contains(HF_A));
+    r.leakgate(&["check-range", "--all"]).code(0);
+}

@@ -83,6 +83,18 @@ pub struct Models {
     pub lfs_warn_size: Option<u64>,
 }
 
+/// Catalog positions of a rule id: a leakgate id, or a gitleaks id standing for the leakgate
+/// rules that find the same credential (those still in the catalog).
+fn rule_positions(catalog: &Catalog, id: &str) -> Vec<usize> {
+    let ids: &[&str] = match catalog.rules.iter().any(|r| r.id() == id) {
+        true => &[id],
+        false => crate::gitleaks::leakgate_ids(id).unwrap_or(&[]),
+    };
+    (0..catalog.rules.len())
+        .filter(|&i| ids.contains(&catalog.rules[i].id()))
+        .collect()
+}
+
 /// `; did you mean `x`?` for a near miss among leakgate's and gitleaks' rule ids, else nothing.
 pub fn suggestion(id: &str, specs: &[RuleSpec]) -> String {
     let mut ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
@@ -152,7 +164,7 @@ impl Config {
         specs.retain(|s| !disabled.contains(&s.id.as_str()));
         let catalog = Catalog::build(specs, &self.rules).context("config: invalid custom rule")?;
         for id in self.overrides.keys() {
-            if catalog.get(id).is_none() {
+            if rule_positions(&catalog, id).is_empty() {
                 bail!(
                     "config: [overrides.{id}] names an unknown or disabled rule{}",
                     suggestion(id, &crate::rules::builtin_specs()?)
@@ -167,15 +179,17 @@ impl Config {
         let allow_secrets = compile_all(&self.allow.regexes, "allow.regexes")?;
         let mut overrides = vec![RuleOverride::default(); catalog.rules.len()];
         for (id, o) in &self.overrides {
-            let i = catalog
-                .rules
-                .iter()
-                .position(|r| r.id() == id)
-                .context("override of an unknown rule")?;
-            overrides[i] = RuleOverride {
-                entropy: o.entropy,
-                allow_secrets: compile_all(&o.allow, &format!("overrides.{id}.allow"))?,
-            };
+            let at = rule_positions(catalog, id);
+            if at.is_empty() {
+                bail!("config: [overrides.{id}] names an unknown or disabled rule");
+            }
+            let allow_secrets = compile_all(&o.allow, &format!("overrides.{id}.allow"))?;
+            for i in at {
+                overrides[i] = RuleOverride {
+                    entropy: o.entropy,
+                    allow_secrets: allow_secrets.clone(),
+                };
+            }
         }
         Ok(Policy {
             allow_secrets,

@@ -458,6 +458,18 @@ fn gitleaks_rule_ids_are_accepted_with_did_you_mean() {
     r.leakgate(&["check-staged"])
         .code(2)
         .stderr_has("did you mean `huggingface-token`?");
+    r.write(
+        ".leakgate.toml",
+        "[overrides.huggingface-access-token]\nallow = ['^hf_4sx1']\n",
+    );
+    r.leakgate(&["check-staged"]).code(0);
+    r.write(
+        ".leakgate.toml",
+        "[overrides.huggingface-acces-token]\nallow = ['^hf_4sx1']\n",
+    );
+    r.leakgate(&["check-staged"])
+        .code(2)
+        .stderr_has("did you mean `huggingface-access-token`?");
     std::fs::remove_file(r.dir.join(".leakgate.toml")).unwrap();
 
     let explain = r.leakgate(&["rules", "--explain", "huggingface-access-token"]);

@@ -83,6 +83,29 @@ pub struct Models {
     pub lfs_warn_size: Option<u64>,
 }
 
+/// Catalog positions of a rule id: a leakgate id, or a gitleaks id standing for the leakgate
+/// rules that find the same credential (those still in the catalog).
+fn rule_positions(catalog: &Catalog, id: &str) -> Vec<usize> {
+    let ids: &[&str] = match catalog.rules.iter().any(|r| r.id() == id) {
+        true => &[id],
+        false => crate::gitleaks::leakgate_ids(id).unwrap_or(&[]),
+    };
+    (0..catalog.rules.len())
+        .filter(|&i| ids.contains(&catalog.rules[i].id()))
+        .collect()
+}
+
+/// `; did you mean `x`?` for a near miss among leakgate's and gitleaks' rule ids, else nothing.
+pub fn suggestion(id: &str, specs: &[RuleSpec]) -> String {
+    let mut ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
+    for g in crate::gitleaks::known_gitleaks_ids() {
+        ids.push(g);
+    }
+    crate::gitleaks::did_you_mean(id, ids.into_iter())
+        .map(|m| format!("; did you mean `{m}`?"))
+        .unwrap_or_default()
+}
+
 impl Config {
     pub fn parse(text: &str, origin: &Path) -> Result<Config> {
         toml::from_str(text).map_err(|e| {
@@ -123,16 +146,29 @@ impl Config {
     /// The catalog this config asks for: built-ins minus `disable`, plus custom rules.
     pub fn catalog(&self) -> Result<Catalog> {
         let mut specs = crate::rules::builtin_specs()?;
+        // gitleaks rule ids are accepted too (a config carried over from gitleaks): each stands
+        // for the leakgate rules that find the same credential.
+        let mut disabled: Vec<&str> = Vec::new();
         for id in &self.disable {
-            if !specs.iter().any(|s| &s.id == id) {
-                bail!("config: `disable` names unknown rule `{id}` (see `leakgate rules`)");
+            if specs.iter().any(|s| &s.id == id) {
+                disabled.push(id);
+            } else if let Some(ids) = crate::gitleaks::leakgate_ids(id) {
+                disabled.extend(ids.iter().copied());
+            } else {
+                bail!(
+                    "config: `disable` names unknown rule `{id}`{} (see `leakgate rules`)",
+                    suggestion(id, &specs)
+                );
             }
         }
-        specs.retain(|s| !self.disable.contains(&s.id));
+        specs.retain(|s| !disabled.contains(&s.id.as_str()));
         let catalog = Catalog::build(specs, &self.rules).context("config: invalid custom rule")?;
         for id in self.overrides.keys() {
-            if catalog.get(id).is_none() {
-                bail!("config: [overrides.{id}] names an unknown or disabled rule");
+            if rule_positions(&catalog, id).is_empty() {
+                bail!(
+                    "config: [overrides.{id}] names an unknown or disabled rule{}",
+                    suggestion(id, &crate::rules::builtin_specs()?)
+                );
             }
         }
         Ok(catalog)
@@ -143,15 +179,17 @@ impl Config {
         let allow_secrets = compile_all(&self.allow.regexes, "allow.regexes")?;
         let mut overrides = vec![RuleOverride::default(); catalog.rules.len()];
         for (id, o) in &self.overrides {
-            let i = catalog
-                .rules
-                .iter()
-                .position(|r| r.id() == id)
-                .context("override of an unknown rule")?;
-            overrides[i] = RuleOverride {
-                entropy: o.entropy,
-                allow_secrets: compile_all(&o.allow, &format!("overrides.{id}.allow"))?,
-            };
+            let at = rule_positions(catalog, id);
+            if at.is_empty() {
+                bail!("config: [overrides.{id}] names an unknown or disabled rule");
+            }
+            let allow_secrets = compile_all(&o.allow, &format!("overrides.{id}.allow"))?;
+            for i in at {
+                overrides[i] = RuleOverride {
+                    entropy: o.entropy,
+                    allow_secrets: allow_secrets.clone(),
+                };
+            }
         }
         Ok(Policy {
             allow_secrets,

@@ -11,6 +11,7 @@ pub mod decode;
 pub mod detect;
 pub mod git;
 pub mod gitcli;
+pub mod gitleaks;
 pub mod index;
 pub mod install;
 pub mod model;

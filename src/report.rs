@@ -546,20 +546,27 @@ fn uri_path(path: &[u8]) -> String {
     out
 }
 
-/// `--format sarif`: SARIF 2.1.0, one reporting descriptor per rule, fingerprints in
-/// `partialFingerprints` so code-scanning dashboards track a secret across moves.
-pub fn render_sarif(report: &Report, catalog: &Catalog) -> String {
+/// `--format sarif`: SARIF 2.1.0, one reporting descriptor per rule that fired (per catalog rule
+/// with `all_rules`), fingerprints in `partialFingerprints` so code-scanning dashboards track a
+/// secret across moves. No `informationUri`: leakgate has no public home to point at yet, and
+/// a made-up address would send readers nowhere.
+pub fn render_sarif(report: &Report, catalog: &Catalog, all_rules: bool) -> String {
+    // Only the rules that fired, unless asked: a code-scanning upload with the whole catalog is
+    // mostly descriptors nobody reads. One remediation text per rule, in `help`.
+    let fired: std::collections::HashSet<&str> =
+        report.findings.iter().map(|f| f.rule.as_str()).collect();
+    let wanted = |id: &str| all_rules || fired.contains(id);
     let mut rules: Vec<serde_json::Value> = catalog
         .rules
         .iter()
+        .filter(|r| wanted(&r.spec.id))
         .map(|r| {
             let s = &r.spec;
             let mut d = json!({
                 "id": s.id,
                 "name": camel(&s.id),
                 "shortDescription": {"text": s.title},
-                "fullDescription": {"text": format!("{} committed to the repository.", s.title)},
-                "help": {"text": s.remediation.trim(), "markdown": s.remediation.trim()},
+                "help": {"text": s.remediation.trim()},
                 "defaultConfiguration": {"level": "error"},
                 "properties": {"tags": ["security", "secret"], "precision": "high"},
             });
@@ -569,7 +576,7 @@ pub fn render_sarif(report: &Report, catalog: &Catalog) -> String {
             d
         })
         .collect();
-    for (id, title, text) in crate::artifact::RULES {
+    for (id, title, text) in crate::artifact::RULES.iter().filter(|(id, ..)| wanted(id)) {
         rules.push(json!({
             "id": id,
             "name": camel(id),
@@ -621,7 +628,6 @@ pub fn render_sarif(report: &Report, catalog: &Catalog) -> String {
                 "name": "leakgate",
                 "version": env!("CARGO_PKG_VERSION"),
                 "semanticVersion": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/leakgate/leakgate",
                 "rules": rules,
             }},
             "results": results,

@@ -34,7 +34,11 @@ pub fn run(cli: Cli) -> Result<Status> {
     }
     match &cli.command {
         Command::CheckStaged { paths } => check_staged(g, paths),
-        Command::CheckRange { range } => check_range(g, range),
+        Command::CheckRange { all: true, .. } => check_all(g),
+        Command::CheckRange {
+            range: Some(range), ..
+        } => check_range(g, range),
+        Command::CheckRange { range: None, .. } => bail!("check-range needs a range or --all"),
         Command::PrePush { remote, .. } => pre_push(g, remote.as_deref()),
         Command::Scan { paths, no_ignore } => scan_paths(g, paths, *no_ignore),
         Command::Rules { explain } => rules(g, explain.as_deref()),
@@ -58,6 +62,10 @@ struct Setup {
     settings: Settings,
     policy: Policy,
     baseline: Option<Baseline>,
+    /// `.gitleaksignore` and `.gitleaks.toml` at the repository root, for teams coming from
+    /// gitleaks (README, "Coming from gitleaks / detect-secrets").
+    gitleaks_ignore: Option<crate::gitleaks::Ignore>,
+    gitleaks_allow: Option<crate::gitleaks::Allowlists>,
 }
 
 impl Setup {
@@ -93,12 +101,21 @@ impl Setup {
         config
             .check_custom_examples(&Detector::new(&catalog, policy.clone()))
             .map_err(named)?;
+        let (gitleaks_ignore, gitleaks_allow) = match root {
+            Some(root) => (
+                crate::gitleaks::Ignore::load(root)?,
+                crate::gitleaks::Allowlists::load(root)?,
+            ),
+            None => (None, None),
+        };
         Ok(Setup {
             config,
             catalog,
             settings,
             policy,
             baseline,
+            gitleaks_ignore,
+            gitleaks_allow,
         })
     }
 
@@ -130,6 +147,16 @@ fn finish(
         ..Report::default()
     };
     collect(&mut report, outcomes);
+    if let Some(a) = &setup.gitleaks_allow {
+        let before = report.findings.len();
+        report.findings.retain(|f| !a.allows(f));
+        report.suppressed.allowlist += before - report.findings.len();
+    }
+    if let Some(ig) = &setup.gitleaks_ignore {
+        let before = report.findings.len();
+        report.findings.retain(|f| !ig.ignores(f));
+        report.suppressed.baseline += before - report.findings.len();
+    }
     if let Some(b) = &setup.baseline {
         let known = b.fingerprints();
         let before = report.findings.len();
@@ -176,38 +203,43 @@ fn collect(report: &mut Report, outcomes: Vec<Outcome>) {
     }
 }
 
+/// Write the report where `--format`/`--output` say, and the human report to stderr whenever
+/// that is not already where the report went: a CI job writing SARIF or JSON to a file (or
+/// stdout) still shows in its log what blocked it, redacted like every human report.
 fn emit(g: &Global, report: &Report, catalog: &Catalog) -> Result<()> {
+    let human = |to_stderr: bool| {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match g.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => to_stderr && std::io::stderr().is_terminal() && !no_color,
+        };
+        let style = Style {
+            color,
+            verbose: g.verbose,
+            show_secrets: g.show_secrets,
+        };
+        report::render_human(report, catalog, &style)
+    };
     let text = match g.format {
         Format::Json => report::render_json(report, catalog, g.show_secrets),
-        Format::Sarif => report::render_sarif(report, catalog),
-        Format::Human => {
-            let to_terminal = g.output.is_none() && std::io::stderr().is_terminal();
-            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-            let color = match g.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => to_terminal && !no_color,
-            };
-            let style = Style {
-                color,
-                verbose: g.verbose,
-                show_secrets: g.show_secrets,
-            };
-            report::render_human(report, catalog, &style)
-        }
+        Format::Sarif => report::render_sarif(report, catalog, g.sarif_all_rules),
+        Format::Human => human(g.output.is_none()),
     };
-    match (&g.output, g.format) {
-        (Some(path), _) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write the report to {}", path.display())),
-        // The human report is for a person; the verdict is the exit status. A stderr that
-        // cannot be written (a full disk behind a hook log) must not turn findings into an
-        // "error" or a clean scan into a blocked commit.
+    // The human report is for a person; the verdict is the exit status. A stderr that
+    // cannot be written (a full disk behind a hook log) must not turn findings into an
+    // "error" or a clean scan into a blocked commit.
+    let written = match (&g.output, g.format) {
         (None, Format::Human) => {
             let _ = write_stream(&mut std::io::stderr(), &text);
-            Ok(())
+            return Ok(());
         }
+        (Some(path), _) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write the report to {}", path.display())),
         (None, _) => write_stream(&mut std::io::stdout(), &text),
-    }
+    };
+    let _ = write_stream(&mut std::io::stderr(), &human(true));
+    written
 }
 
 fn write_stream(w: &mut dyn Write, text: &str) -> Result<()> {
@@ -313,6 +345,28 @@ fn check_range(g: &Global, range: &str) -> Result<Status> {
     )
 }
 
+/// `check-range --all`: every commit reachable from HEAD, oldest first, the root included
+/// (`<root>..HEAD` would leave the root out).
+fn check_all(g: &Global) -> Result<Status> {
+    let repo = repo::open()?;
+    let commits = all_commits(&repo)?;
+    let scope = format!(
+        "{} commit{} reachable from HEAD",
+        commits.len(),
+        if commits.len() == 1 { "" } else { "s" }
+    );
+    scan_commits(g, &repo, &commits, scope)
+}
+
+/// Every commit reachable from HEAD, oldest first.
+fn all_commits(repo: &Repo) -> Result<Vec<ObjectId>> {
+    let head = repo
+        .resolve_commit("HEAD")
+        .context("HEAD has no commit yet: there is no history to scan")?;
+    repo.ancestry(&head)
+        .context("cannot list the commits reachable from HEAD")
+}
+
 fn scan_commits(g: &Global, repo: &Repo, commits: &[ObjectId], scope: String) -> Result<Status> {
     // A commit at a shallow clone's boundary has parents this clone never fetched: what it
     // changed is unknowable, and diffing it against nothing (as a root commit) would report
@@ -326,7 +380,16 @@ fn scan_commits(g: &Global, repo: &Repo, commits: &[ObjectId], scope: String) ->
         );
     }
     let setup = Setup::load(g, repo.workdir())?;
-    let scanner = setup.scanner();
+    let outcomes = commit_outcomes(repo, &setup.scanner(), commits)?;
+    finish(g, &setup, scope, Subject::History, outcomes)
+}
+
+/// What each commit added, scanned; a progress bar on a terminal for long histories.
+fn commit_outcomes(
+    repo: &Repo,
+    scanner: &Scanner<'_>,
+    commits: &[ObjectId],
+) -> Result<Vec<Outcome>> {
     let progress = commits.len() >= 20 && std::io::stderr().is_terminal();
     let mut outcomes = Vec::new();
     for (i, id) in commits.iter().enumerate() {
@@ -355,7 +418,7 @@ fn scan_commits(g: &Global, repo: &Repo, commits: &[ObjectId], scope: String) ->
     if progress {
         eprintln!();
     }
-    finish(g, &setup, scope, Subject::History, outcomes)
+    Ok(outcomes)
 }
 
 /// A merge shows, against its first parent, everything the merged branch added; those commits
@@ -553,7 +616,24 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
                 write_stream(&mut std::io::stdout(), &out)?;
                 return Ok(Status::Clean);
             }
-            bail!("no rule `{id}` (see `leakgate rules`)");
+            if let Some(ids) = crate::gitleaks::leakgate_ids(id) {
+                // A gitleaks id: explain the leakgate rules that find the same credential.
+                let names: Vec<String> = ids.iter().map(|i| format!("`{i}`")).collect();
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "leakgate: gitleaks rule `{id}` is leakgate's {}",
+                    names.join(", ")
+                );
+                for i in ids {
+                    rules(g, Some(i))?;
+                }
+                return Ok(Status::Clean);
+            }
+            let specs = crate::rules::builtin_specs()?;
+            bail!(
+                "no rule `{id}`{} (see `leakgate rules`)",
+                crate::config::suggestion(id, &specs)
+            );
         };
         let s = &rule.spec;
         if g.format == Format::Json {
@@ -661,7 +741,10 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
     let changes = repo
         .head_files()?
         .context("HEAD has no commit yet: nothing to baseline")?;
-    let outcomes = scanner.scan_changes(&repo, &changes, None)?;
+    let mut outcomes = scanner.scan_changes(&repo, &changes, None)?;
+    if let BaselineAction::Create { history: true } = action {
+        outcomes.extend(commit_outcomes(&repo, &scanner, &all_commits(&repo)?)?);
+    }
     let found: std::collections::BTreeSet<BaselineEntry> = outcomes
         .iter()
         .flat_map(|o| &o.findings)
@@ -671,7 +754,7 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
         })
         .collect();
     let (entries, verb) = match action {
-        BaselineAction::Create => (found, "wrote"),
+        BaselineAction::Create { .. } => (found, "wrote"),
         BaselineAction::Prune => {
             let old =
                 existing.with_context(|| format!("no baseline at {} to prune", path.display()))?;

@@ -17,7 +17,7 @@ const ZEROS: &str = "0000000000000000000000000000000000000000";
 // helpers
 
 /// Run PROGRAM with the harness's isolated environment plus `env` (an empty value removes it).
-fn run_env(
+pub(crate) fn run_env(
     r: &TestRepo,
     program: &str,
     cwd: &Path,
@@ -52,7 +52,7 @@ fn run_env(
 }
 
 #[track_caller]
-fn has(run: &Run, needle: &str) {
+pub(crate) fn has(run: &Run, needle: &str) {
     assert!(
         run.stdout.contains(needle) || run.stderr.contains(needle),
         "output lacks {needle:?}\n{}",
@@ -61,7 +61,7 @@ fn has(run: &Run, needle: &str) {
 }
 
 #[track_caller]
-fn lacks(run: &Run, needle: &str) {
+pub(crate) fn lacks(run: &Run, needle: &str) {
     assert!(
         !run.stdout.contains(needle) && !run.stderr.contains(needle),
         "output contains {needle:?}\n{}",
@@ -70,12 +70,12 @@ fn lacks(run: &Run, needle: &str) {
 }
 
 #[track_caller]
-fn refused(run: &Run) {
+pub(crate) fn refused(run: &Run) {
     assert_ne!(run.code, 0, "git must refuse\n{}", run.dump());
 }
 
 #[track_caller]
-fn succeeded(run: &Run) {
+pub(crate) fn succeeded(run: &Run) {
     assert_eq!(run.code, 0, "git must succeed\n{}", run.dump());
 }
 
@@ -168,7 +168,7 @@ fn path_with_bin() -> OsString {
 /// The real `pre-commit` executable: on PATH (tests/run.sh puts it there), else in the venv
 /// tests/run.sh creates. Missing is a failure, not a skip: these tests are the proof that the
 /// framework integration works.
-fn pre_commit_exe() -> PathBuf {
+pub(crate) fn pre_commit_exe() -> PathBuf {
     let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|d| d.join("pre-commit"))
         .find(|p| p.is_file());
@@ -192,9 +192,9 @@ fn real_home(var: &str, dir: &str) -> OsString {
     })
 }
 
-struct Framework {
-    exe: PathBuf,
-    env: Vec<(&'static str, OsString)>,
+pub(crate) struct Framework {
+    pub(crate) exe: PathBuf,
+    pub(crate) env: Vec<(&'static str, OsString)>,
 }
 
 impl Framework {
@@ -227,11 +227,11 @@ impl Framework {
         Framework { exe, env }
     }
 
-    fn run(&self, r: &TestRepo, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, r: &TestRepo, args: &[&str]) -> Run {
         run_env(r, self.exe.to_str().unwrap(), &r.dir, args, &self.env)
     }
 
-    fn git(&self, r: &TestRepo, args: &[&str]) -> Run {
+    pub(crate) fn git(&self, r: &TestRepo, args: &[&str]) -> Run {
         run_env(r, "git", &r.dir, args, &self.env)
     }
 }
@@ -256,7 +256,7 @@ fn built_hook_binaries(home: &Path) -> Vec<PathBuf> {
 
 /// A throwaway git repository holding this checkout's current hook-repository files, committed:
 /// what `repo:` + `rev:` point at (the checkout itself may have uncommitted changes).
-fn hook_repo_snapshot(r: &TestRepo) -> (PathBuf, String) {
+pub(crate) fn hook_repo_snapshot(r: &TestRepo) -> (PathBuf, String) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dst = r.tmp().join("leakgate-hook-repo");
     for rel in [
@@ -264,6 +264,8 @@ fn hook_repo_snapshot(r: &TestRepo) -> (PathBuf, String) {
         "Cargo.lock",
         "README.md",
         ".pre-commit-hooks.yaml",
+        "pyproject.toml",
+        "python",
         "src",
         "hooks",
         "tests/integration",
@@ -297,7 +299,7 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-fn write_config(r: &TestRepo, repo: &Path, rev: &str, hooks: &[&str]) {
+pub(crate) fn write_config(r: &TestRepo, repo: &Path, rev: &str, hooks: &[&str]) {
     let mut cfg = format!(
         "default_install_hook_types: [pre-commit, pre-push]\nrepos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n",
         repo.display()
@@ -312,7 +314,7 @@ fn write_config(r: &TestRepo, repo: &Path, rev: &str, hooks: &[&str]) {
 /// The checks every framework flavour must pass once installed: a token commit is refused with
 /// leakgate's report, a clean one goes through, `run --all-files` and `run --files` scan
 /// committed content, and the pre-push hook blocks a pushed token naming its commit.
-fn framework_scenario(r: &TestRepo, fw: &Framework, commit_hook: &str) {
+pub(crate) fn framework_scenario(r: &TestRepo, fw: &Framework, commit_hook: &str) {
     // A commit carrying a token is refused with leakgate's report; HEAD does not move.
     let before = r.head();
     r.stage("app/config.py", format!("import os\nHF = \"{HF_A}\"\n"));
@@ -352,7 +354,7 @@ fn framework_scenario(r: &TestRepo, fw: &Framework, commit_hook: &str) {
 /// pre-push through the framework: the range comes from PRE_COMMIT_FROM_REF/TO_REF (a push onto
 /// an existing branch, or a new branch off known history) or PRE_COMMIT_LOCAL_BRANCH alone (the
 /// whole history is new to the remote).
-fn framework_pre_push_scenario(r: &TestRepo, fw: &Framework) {
+pub(crate) fn framework_pre_push_scenario(r: &TestRepo, fw: &Framework) {
     r.git(&["checkout", "-q", "-b", "pp-base", "HEAD~1"]);
     add_bare_remote(r);
     // Whole history new to the remote, clean: goes through (PRE_COMMIT_LOCAL_BRANCH path).

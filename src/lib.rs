@@ -14,6 +14,7 @@ pub mod index;
 pub mod install;
 pub mod model;
 pub mod notebook;
+pub mod reach;
 pub mod report;
 pub mod rules;
 pub mod run;

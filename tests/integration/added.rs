@@ -1,0 +1,176 @@
+//! What counts as added: secrets spanning several lines, rule context on unchanged lines,
+//! notebook outputs written in pieces, and what the report and baseline give away.
+
+use crate::harness::*;
+
+/// A synthetic key body: `lines` lines of 64 base64 characters from a seeded generator (it has
+/// the shape of a PEM body and authorises nothing).
+fn key_body(seed: u64, lines: usize) -> String {
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = String::new();
+    for _ in 0..lines {
+        for _ in 0..64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.push(B64[(x % 64) as usize] as char);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+const BEGIN: &str = "-----BEGIN PRIVATE KEY-----\n";
+const END: &str = "-----END PRIVATE KEY-----\n";
+
+fn pem(seed: u64) -> String {
+    format!("{BEGIN}{}{END}", key_body(seed, 12))
+}
+
+fn padding(n: usize) -> String {
+    (0..n).map(|i| format!("setting_{i} = {i}\n")).collect()
+}
+
+#[test]
+fn pem_key_rotated_between_unchanged_begin_end_lines_is_blocked() {
+    let r = TestRepo::new();
+    let top = padding(30);
+    r.stage(
+        "deploy/key.py",
+        format!("{top}KEY = \"\"\"\n{}\"\"\"\n", pem(1)),
+    );
+    r.commit("old key");
+    r.stage(
+        "deploy/key.py",
+        format!("{top}KEY = \"\"\"\n{}\"\"\"\n", pem(2)),
+    );
+    let v = r.check_json(1);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1, "{v:#}");
+    let f = &v["findings"][0];
+    assert_eq!(f["rule"], "pem-private-key");
+    // Reported where the key starts, on the unchanged BEGIN line.
+    assert_eq!(f["line"], 32);
+    assert_eq!(f["column"], 1);
+}
+
+#[test]
+fn pem_key_pasted_under_an_old_begin_line_is_blocked() {
+    let r = TestRepo::new();
+    r.stage("id.txt", format!("# paste the key below\n{BEGIN}"));
+    r.commit("template");
+    r.stage(
+        "id.txt",
+        format!("# paste the key below\n{BEGIN}{}{END}", key_body(3, 10)),
+    );
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "rule"), ["pem-private-key"]);
+    assert_eq!(v["findings"][0]["line"], 2);
+}
+
+#[test]
+fn pem_key_that_only_moved_is_not_new() {
+    let r = TestRepo::new();
+    let key = pem(4);
+    r.stage("a.txt", format!("first\n{key}last\n"));
+    r.commit("key");
+    // The whole block moves below other lines: every line of it is "added" to git's diff.
+    r.stage("a.txt", format!("first\nlast\n{}{key}", padding(5)));
+    r.check_json(0);
+    // A new line inside the block (a comment) does not make the old key new either…
+    let mut lines: Vec<&str> = key.lines().collect();
+    lines.insert(6, "");
+    r.stage("a.txt", format!("first\n{}\nlast\n", lines.join("\n")));
+    r.check_json(0);
+    // …but one changed body line does.
+    let changed = key.replacen(&key_body(4, 1), &key_body(5, 1), 1);
+    assert_ne!(changed, key);
+    r.stage("a.txt", format!("first\n{changed}last\n"));
+    assert_eq!(finding_field(&r.check_json(1), "rule"), ["pem-private-key"]);
+}
+
+#[test]
+fn kubernetes_secret_value_rotated_under_an_unchanged_kind_line_is_blocked() {
+    let r = TestRepo::new();
+    let manifest = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n{}data:\n  password: {value}\n",
+            padding(40).replace("setting_", "  # note ")
+        )
+    };
+    r.stage("k8s/db.yaml", manifest("UzNjcjN0UGFzc3cwcmQhMjAyNQ=="));
+    r.commit("secret");
+    r.stage("k8s/db.yaml", manifest("Um90YXRlZCFQYXNzdzByZDIwMjY="));
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "rule"), ["kubernetes-secret-data"]);
+    assert_eq!(v["findings"][0]["line"], 46);
+}
+
+/// A custom rule whose context (a `[wandb]` section header, a `.netrc` machine line) sits lines
+/// above the value: the rule runs when only the value changes, and reports only the value.
+const CONTEXT_RULES: &str = r#"
+[[rules]]
+id = "wandb-section-key"
+title = "W&B API key in a [wandb] section"
+regex = '''(?m)^\[wandb\][^\[]*?^[ \t]*api_key[ \t]*=[ \t]*([0-9a-f]{40})[ \t]*$'''
+secret_group = 1
+keywords = ["[wandb]"]
+remediation = "Revoke it at https://wandb.ai/authorize."
+examples = ["[wandb]\nentity = team\napi_key = 3f9a1c7e5b2d8046a1e9c3b7d5f2084a6c1e9b3d\n"]
+
+[[rules]]
+id = "netrc-wandb-password"
+title = "W&B API key in .netrc"
+regex = '''machine[ \t]+api\.wandb\.ai\s+(?:login[ \t]+\S+\s+)?password[ \t]+([0-9a-f]{40})'''
+secret_group = 1
+keywords = ["api.wandb.ai"]
+remediation = "Revoke it at https://wandb.ai/authorize."
+examples = ["machine api.wandb.ai\n  login user\n  password 3f9a1c7e5b2d8046a1e9c3b7d5f2084a6c1e9b3d\n"]
+"#;
+
+#[test]
+fn rule_context_on_unchanged_lines_is_used_and_only_the_value_is_reported() {
+    let r = TestRepo::new();
+    r.stage(".leakgate.toml", CONTEXT_RULES);
+    let ini = |key: &str, extra: &str| {
+        format!(
+            "[core]\nx = 1\n[wandb]\nentity = team\nproject = p\n{extra}api_key = {key}\n\n[other]\ny = 2\n"
+        )
+    };
+    let netrc = |key: &str| format!("machine api.wandb.ai\n  login user\n  password {key}\n");
+    r.stage(
+        "settings.ini",
+        ini("0a1b2c3d4e5f60718293a4b5c6d7e8f901234567", ""),
+    );
+    r.stage("netrc", netrc("0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"));
+    r.commit("old");
+    // Only the value lines change.
+    r.stage(
+        "settings.ini",
+        ini("9f8e7d6c5b4a39281706f5e4d3c2b1a098765432", ""),
+    );
+    r.stage("netrc", netrc("9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"));
+    let v = r.check_json(1);
+    let mut got: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{}:{}:{}", f["rule"], f["path"], f["line"]))
+        .collect();
+    got.sort();
+    assert!(
+        got.contains(&r#""netrc-wandb-password":"netrc":3"#.to_string())
+            && got.contains(&r#""wandb-section-key":"settings.ini":6"#.to_string()),
+        "{got:?}"
+    );
+    // A line added between the context and an unchanged value does not make the value new.
+    r.git(&["reset", "-q", "--", "settings.ini", "netrc"]);
+    r.stage(
+        "settings.ini",
+        ini(
+            "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
+            "mode = online\n",
+        ),
+    );
+    r.check_json(0);
+}

@@ -337,9 +337,10 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
             out,
             "{tag}: {}  {}",
             paint(style, "1", &human_location(&f.location)),
-            paint(style, "36", &f.rule)
+            paint(style, "36", &sanitize(&f.rule))
         );
-        let mut what = format!("  {}", f.title);
+        // A custom rule's title comes from the repository's .leakgate.toml: escaped like a path.
+        let mut what = format!("  {}", sanitize(&f.title));
         if let Some(d) = &f.detail {
             let _ = write!(what, ": {}", sanitize(d));
         } else {
@@ -365,9 +366,9 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
     if !report.findings.is_empty() {
         let _ = writeln!(out, "\n{}", paint(style, "1", "What to do now:"));
         for (id, text) in &remediations {
-            let _ = writeln!(out, "  [{id}]");
+            let _ = writeln!(out, "  [{}]", sanitize(id));
             for line in text.trim().lines() {
-                let _ = writeln!(out, "    {}", line.trim());
+                let _ = writeln!(out, "    {}", sanitize(line.trim()));
             }
         }
         if any_notebook {
@@ -454,7 +455,8 @@ pub fn summary_line(report: &Report, blocking: usize, warnings: usize) -> String
         );
     }
     let sup = &report.suppressed;
-    let total = sup.inline + sup.allowlist + sup.baseline;
+    // Files skipped by `[allow] paths` are suppressions too: a user must see that they were.
+    let total = sup.inline + sup.allowlist + sup.baseline + sup.paths;
     if total > 0 {
         let _ = write!(line, "; {total} suppressed");
     }

@@ -570,12 +570,14 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
             )?;
             return Ok(Status::Clean);
         }
-        let _ = writeln!(out, "{} — {}\n", s.id, s.title);
+        // Custom rules come from the repository's .leakgate.toml: every field is escaped.
+        let esc = report::sanitize;
+        let _ = writeln!(out, "{} — {}\n", esc(&s.id), esc(&s.title));
         let _ = writeln!(out, "What to do:\n");
         for line in s.remediation.trim().lines() {
-            let _ = writeln!(out, "  {}", line.trim());
+            let _ = writeln!(out, "  {}", esc(line.trim()));
         }
-        let _ = writeln!(out, "\nKeywords: {}", s.keywords.join(", "));
+        let _ = writeln!(out, "\nKeywords: {}", esc(&s.keywords.join(", ")));
         if let Some(e) = s.entropy {
             let _ = writeln!(out, "Entropy floor: {e} bits/char");
         }
@@ -586,9 +588,10 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
                 c.name()
             );
         }
-        let _ = writeln!(out, "Pattern: {}", s.regex.trim());
+        let pattern: Vec<String> = s.regex.trim().lines().map(esc).collect();
+        let _ = writeln!(out, "Pattern: {}", pattern.join("\n"));
         for r in &s.references {
-            let _ = writeln!(out, "See: {r}");
+            let _ = writeln!(out, "See: {}", esc(r));
         }
         write_stream(&mut std::io::stdout(), &out)?;
         return Ok(Status::Clean);
@@ -626,9 +629,9 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
         let _ = writeln!(
             out,
             "{:width$}  {}{check}  (keywords: {})",
-            r.spec.id,
-            r.spec.title,
-            r.spec.keywords.join(", ")
+            report::sanitize(&r.spec.id),
+            report::sanitize(&r.spec.title),
+            report::sanitize(&r.spec.keywords.join(", "))
         );
     }
     for (id, title, _) in crate::artifact::RULES {

@@ -174,3 +174,58 @@ fn rule_context_on_unchanged_lines_is_used_and_only_the_value_is_reported() {
     );
     r.check_json(0);
 }
+
+/// A custom rule's title and remediation come from the repository: a hostile `.leakgate.toml`
+/// must not drive the terminal (clear the screen, rewrite the title, hide text).
+#[test]
+fn custom_rule_title_and_remediation_are_escaped_everywhere() {
+    let r = TestRepo::new();
+    // TOML basic strings turn \u001b into a real ESC byte in the parsed value.
+    r.stage(
+        ".leakgate.toml",
+        r#"
+[[rules]]
+id = "acme-token"
+title = "ACME \u001b[2J\u001b]0;pwned\u0007 token"
+regex = '''(acme_[0-9a-f]{32})'''
+secret_group = 1
+keywords = ["acme_"]
+remediation = "Revoke it.\n\u001b[8mhidden\u001b[0m \u202e"
+references = ["https://acme.example/\u001b[31m"]
+examples = ["acme_3f9a0c7d2b8e4f61a5c9d0e7b3a2f8c4"]
+"#,
+    );
+    r.stage("app.cfg", "token = acme_0b1c2d3e4f5a69788796a5b4c3d2e1f0\n");
+    let runs = [
+        r.leakgate(&["check-staged"]),
+        r.leakgate(&["rules"]),
+        r.leakgate(&["rules", "--explain", "acme-token"]),
+    ];
+    for run in &runs {
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(all.contains("ACME "), "{}", run.dump());
+        for raw in ['\u{1b}', '\u{7}', '\u{202e}'] {
+            assert!(!all.contains(raw), "raw {raw:?} printed\n{}", run.dump());
+        }
+    }
+    runs[0]
+        .code(1)
+        .stderr_has("\\u{1b}[2J")
+        .stderr_has("\\u{1b}[8mhidden");
+    runs[2].code(0);
+    assert!(runs[2].stdout.contains("\\u{202e}"), "{}", runs[2].dump());
+}
+
+/// `[allow] paths` skips a file; the summary line says so like any other suppression.
+#[test]
+fn files_skipped_by_allow_paths_are_counted_in_the_summary_line() {
+    let r = TestRepo::new();
+    r.stage(".leakgate.toml", "[allow]\npaths = [\"fixtures/**\"]\n");
+    r.stage("fixtures/token.txt", format!("HF = \"{HF_A}\"\n"));
+    r.stage("fixtures/other.txt", format!("HF = \"{HF_B}\"\n"));
+    r.leakgate(&["check-staged"])
+        .code(0)
+        .stderr_has("; 2 suppressed");
+    let v = r.check_json(0);
+    assert_eq!(v["suppressed"]["paths"], 2, "{v:#}");
+}

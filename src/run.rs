@@ -10,7 +10,7 @@ use git2::Repository;
 use rayon::prelude::*;
 
 use crate::cli::{BaselineAction, Cli, ColorChoice, Command, Format, Global};
-use crate::config::{Baseline, BaselineEntry, Config, BASELINE_FILE};
+use crate::config::{Baseline, BaselineEntry, Config, BASELINE_FILE, BASELINE_VERSION};
 use crate::detect::{Detector, Policy};
 use crate::git::{self, Change};
 use crate::report::{self, Report, Style, Subject};
@@ -62,6 +62,11 @@ struct Setup {
 
 impl Setup {
     fn load(g: &Global, root: Option<&Path>) -> Result<Setup> {
+        // Read even under --no-baseline: its salt keeps the fingerprints the same.
+        Setup::load_with(g, root, true)
+    }
+
+    fn load_with(g: &Global, root: Option<&Path>, use_baseline: bool) -> Result<Setup> {
         let (config, origin) = Config::load(g.config.as_deref(), root)?;
         let named = |e: anyhow::Error| match &origin {
             Some(p) => e.context(format!("in {}", p.display())),
@@ -76,15 +81,19 @@ impl Setup {
             .decode_depth
             .or(config.limits.decode_depth)
             .unwrap_or(DEFAULT_DECODE_DEPTH);
-        let baseline = match (g.no_baseline, root) {
-            (false, Some(root)) => {
+        let baseline = match (use_baseline, root) {
+            (true, Some(root)) => {
                 let path = root.join(
                     config
                         .baseline
                         .as_deref()
                         .unwrap_or(Path::new(BASELINE_FILE)),
                 );
-                Baseline::load(&path)?
+                match Baseline::load(&path) {
+                    // Asked to ignore the baseline: an unreadable one only costs its salt.
+                    Err(_) if g.no_baseline => None,
+                    loaded => loaded?,
+                }
             }
             _ => None,
         };
@@ -109,6 +118,13 @@ impl Setup {
         )
     }
 
+    /// What every written fingerprint is salted with: the baseline's salt, or the shared one.
+    fn salt(&self) -> &[u8] {
+        self.baseline
+            .as_ref()
+            .map_or(report::SHARED_SALT, |b| b.salt.as_bytes())
+    }
+
     fn max_findings(&self, g: &Global) -> usize {
         g.max_findings
             .or(self.config.limits.max_findings)
@@ -130,7 +146,8 @@ fn finish(
         ..Report::default()
     };
     collect(&mut report, outcomes);
-    if let Some(b) = &setup.baseline {
+    report::seal_all(&mut report.findings, setup.salt());
+    if let Some(b) = setup.baseline.as_ref().filter(|_| !g.no_baseline) {
         let known = b.fingerprints();
         let before = report.findings.len();
         report
@@ -653,7 +670,9 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
         .workdir()
         .context("the baseline lives in the working tree; this repository has none")?
         .to_path_buf();
-    let mut setup = Setup::load(g, Some(&root))?;
+    // The existing baseline is read here, not by `Setup`: `create` must work where it cannot be
+    // read (a version 1 file is replaced, and its message names this command).
+    let setup = Setup::load_with(g, Some(&root), false)?;
     let path = root.join(
         setup
             .config
@@ -661,7 +680,10 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
             .as_deref()
             .unwrap_or(Path::new(BASELINE_FILE)),
     );
-    let existing = setup.baseline.take();
+    let existing = match action {
+        BaselineAction::Create => Baseline::load(&path).ok().flatten(),
+        BaselineAction::Prune => Baseline::load(&path)?,
+    };
     let scanner = setup.scanner();
     let tree = git::head_tree(&repo)?.context("HEAD has no commit yet: nothing to baseline")?;
     let mut changes = Vec::new();
@@ -680,9 +702,16 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
     })
     .context("walking the HEAD tree")?;
     let outcomes = scanner.scan_changes(&repo, &changes, None)?;
-    let found: std::collections::BTreeSet<BaselineEntry> = outcomes
+    // The salt is the repository's for good: kept from an existing baseline (so fingerprints in
+    // reports and code-scanning dashboards stay the same), made once otherwise.
+    let salt = match &existing {
+        Some(b) => b.salt.clone(),
+        None => Baseline::fresh_salt()?,
+    };
+    let mut findings: Vec<_> = outcomes.into_iter().flat_map(|o| o.findings).collect();
+    report::seal_all(&mut findings, salt.as_bytes());
+    let found: std::collections::BTreeSet<BaselineEntry> = findings
         .iter()
-        .flat_map(|o| &o.findings)
         .map(|f| BaselineEntry {
             rule: f.rule.clone(),
             fingerprint: f.fingerprint.clone(),
@@ -699,7 +728,8 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
     };
     let n = entries.len();
     Baseline {
-        version: 1,
+        version: BASELINE_VERSION,
+        salt,
         findings: entries,
     }
     .write(&path)?;

@@ -229,3 +229,77 @@ fn files_skipped_by_allow_paths_are_counted_in_the_summary_line() {
     let v = r.check_json(0);
     assert_eq!(v["suppressed"]["paths"], 2, "{v:#}");
 }
+
+fn baseline_of(r: &TestRepo) -> serde_json::Value {
+    let text = std::fs::read_to_string(r.dir.join(".leakgate-baseline.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A committed baseline must not give a weak secret back: fingerprints are a salted Argon2id,
+/// not a SHA-256 anyone can run a dictionary through, and the salt is the repository's own.
+#[test]
+fn baseline_fingerprints_are_salted_per_repository_and_stable() {
+    let weak = "Summer2024!x";
+    let make = || {
+        let r = TestRepo::new();
+        r.stage("db.env", format!("DB_PASSWORD={weak}\n"));
+        r.commit("legacy");
+        r.leakgate(&["baseline", "create"]).code(0);
+        r
+    };
+    let (a, b) = (make(), make());
+    let (ba, bb) = (baseline_of(&a), baseline_of(&b));
+    assert_eq!(ba["version"], 2, "{ba:#}");
+    let salt = ba["salt"].as_str().unwrap();
+    assert!(salt.len() >= 32, "{ba:#}");
+    assert_ne!(ba["salt"], bb["salt"], "each repository draws its own salt");
+    let entry = &ba["findings"][0];
+    let rule = entry["rule"].as_str().unwrap();
+    let fp = entry["fingerprint"].as_str().unwrap();
+    // Not the old unsalted construction, and not the same across repositories.
+    assert_ne!(fp, sha256_hex(format!("{rule}\0{weak}").as_bytes()));
+    assert_ne!(entry["fingerprint"], bb["findings"][0]["fingerprint"]);
+    // Exactly the published construction with this repository's salt (what a reader can verify).
+    let identity = leakgate::report::fingerprint(rule, weak.as_bytes());
+    assert_eq!(fp, leakgate::report::seal(&identity, salt.as_bytes()));
+
+    // Stable: re-created and re-run, the same salt and fingerprints; reports carry them too, so
+    // the baseline suppresses the secret when it shows up again and SARIF tracking holds.
+    a.leakgate(&["baseline", "create"]).code(0);
+    assert_eq!(baseline_of(&a), ba);
+    a.stage("copy.env", format!("DB_PASSWORD={weak}\n"));
+    let v = a.check_json(0);
+    assert_eq!(v["suppressed"]["baseline"], 1, "{v:#}");
+    let run = a.leakgate(&["check-staged", "--format", "json", "--no-baseline"]);
+    run.code(1);
+    assert_eq!(run.json()["findings"][0]["fingerprint"], fp);
+}
+
+#[test]
+fn version_1_baseline_is_refused_naming_the_way_out() {
+    let r = TestRepo::new();
+    r.stage("db.env", "DB_PASSWORD=Summer2024!x\n");
+    r.commit("legacy");
+    let old = format!(
+        "{{\"version\": 1, \"findings\": [{{\"rule\": \"generic-secret-line\", \"fingerprint\": \"{}\"}}]}}\n",
+        sha256_hex(b"generic-secret-line\0Summer2024!x")
+    );
+    r.write(".leakgate-baseline.json", &old);
+    r.stage("a.txt", "nothing here\n");
+    let run = r.leakgate(&["check-staged"]);
+    assert_fails_closed(&run, &["version 1", "leakgate baseline create"]);
+    // --no-baseline asks to ignore it: the run goes on.
+    r.leakgate(&["check-staged", "--no-baseline"]).code(0);
+    // The named way out works and writes the salted format.
+    r.leakgate(&["baseline", "create"]).code(0);
+    assert_eq!(baseline_of(&r)["version"], 2);
+    r.leakgate(&["check-staged"]).code(0);
+}

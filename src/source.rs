@@ -280,59 +280,75 @@ impl<'c> Scanner<'c> {
 
     /// Notebook units that are new in the staged version; secrets already in the previous
     /// version are not reported again (re-saved, re-executed and reordered notebooks are quiet).
+    ///
+    /// Memory: units are scanned one at a time as the notebook is read, the previous version is
+    /// kept as one hash per unit text, and it is read a second time only when something new was
+    /// found; so a notebook costs its parsed outline plus one unit, not all its text twice.
     fn scan_notebook(&self, ctx: &Ctx<'_>, old: Option<&[u8]>, new: &[u8]) -> Result<Outcome> {
-        let units = notebook::units(new)?;
-        let old_units = old
-            .and_then(|o| notebook::units(o).ok())
-            .unwrap_or_default();
-        let known: HashSet<&str> = old_units.iter().map(|u| u.text.as_str()).collect();
+        // Keyed per process (SipHash with random keys): a unit cannot be crafted to collide with
+        // an old one and so be skipped.
+        use std::hash::BuildHasher as _;
+        let hasher = std::collections::hash_map::RandomState::new();
+        let mut known: HashSet<u64> = HashSet::new();
+        if let Some(old) = old {
+            let read = notebook::for_each_unit(old, |u| {
+                known.insert(hasher.hash_one(u.text.as_str()));
+            });
+            if read.is_err() {
+                // An unreadable previous version: everything counts as new.
+                known.clear();
+            }
+        }
         let mut out = Outcome {
             scanned: true,
             ..Outcome::default()
         };
-        let mut pending = Vec::new();
-        for unit in units.iter().filter(|u| !known.contains(u.text.as_str())) {
+        let mut pending: Vec<(Match, Location)> = Vec::new();
+        notebook::for_each_unit(new, |unit| {
+            if known.contains(&hasher.hash_one(unit.text.as_str())) {
+                return;
+            }
             let text = unit.text.as_bytes();
             out.bytes += text.len() as u64;
             out.lines += count_lines(text);
-            for m in self.detector.scan(text, &mut out.suppressed) {
-                pending.push((unit, m));
+            let matches = self.detector.scan(text, &mut out.suppressed);
+            // Matches come sorted within the unit: one pass of the locator.
+            let mut locator = Locator::new(text);
+            for m in matches {
+                let (cell_line, raw_line) = unit.locate(m.start);
+                let (_, column) = locator.locate(m.start);
+                let loc = Location {
+                    path: ctx.path.to_vec(),
+                    line: raw_line,
+                    column,
+                    cell: unit.cell,
+                    output: unit.output_at(m.start),
+                    cell_line: Some(cell_line),
+                    part: Some(match unit.part {
+                        notebook::Part::Source => Part::Source,
+                        notebook::Part::Output => Part::Output,
+                        notebook::Part::Metadata => Part::Metadata,
+                        notebook::Part::Attachment => Part::Attachment,
+                    }),
+                    commit: ctx.commit.map(str::to_string),
+                    member: None,
+                };
+                pending.push((m, loc));
+            }
+        })?;
+        if let (false, Some(old)) = (pending.is_empty(), old) {
+            let mut ignored = Suppressed::default();
+            let mut before: HashSet<(usize, Vec<u8>)> = HashSet::new();
+            let read = notebook::for_each_unit(old, |u| {
+                for m in self.detector.scan(u.text.as_bytes(), &mut ignored) {
+                    before.insert((m.rule, m.secret));
+                }
+            });
+            if read.is_ok() {
+                pending.retain(|(m, _)| !before.contains(&(m.rule, m.secret.clone())));
             }
         }
-        if !pending.is_empty() && !old_units.is_empty() {
-            let mut ignored = Suppressed::default();
-            let before: HashSet<(usize, Vec<u8>)> = old_units
-                .iter()
-                .flat_map(|u| self.detector.scan(u.text.as_bytes(), &mut ignored))
-                .map(|m| (m.rule, m.secret))
-                .collect();
-            pending.retain(|(_, m)| !before.contains(&(m.rule, m.secret.clone())));
-        }
-        let mut locator: Option<(&notebook::Unit, Locator<'_>)> = None;
-        for (unit, m) in pending {
-            let (cell_line, raw_line) = unit.locate(m.start);
-            // Pending matches are grouped by unit and sorted within it: one pass per unit.
-            let loc = match &mut locator {
-                Some((u, l)) if std::ptr::eq(*u, unit) => l,
-                slot => &mut slot.insert((unit, Locator::new(unit.text.as_bytes()))).1,
-            };
-            let (_, column) = loc.locate(m.start);
-            let loc = Location {
-                path: ctx.path.to_vec(),
-                line: raw_line,
-                column,
-                cell: unit.cell,
-                output: unit.output,
-                cell_line: Some(cell_line),
-                part: Some(match unit.part {
-                    notebook::Part::Source => Part::Source,
-                    notebook::Part::Output => Part::Output,
-                    notebook::Part::Metadata => Part::Metadata,
-                    notebook::Part::Attachment => Part::Attachment,
-                }),
-                commit: ctx.commit.map(str::to_string),
-                member: None,
-            };
+        for (m, loc) in pending {
             out.findings.push(self.finding(&m, loc));
         }
         Ok(out)

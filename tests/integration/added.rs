@@ -303,3 +303,51 @@ fn version_1_baseline_is_refused_naming_the_way_out() {
     assert_eq!(baseline_of(&r)["version"], 2);
     r.leakgate(&["check-staged"]).code(0);
 }
+
+/// Jupyter saves each flushed write as its own stream output: a token printed in two flushes
+/// is whole only as the notebook shows it. And an output's own metadata is scanned.
+#[test]
+fn token_printed_in_two_flushes_and_output_metadata_are_found() {
+    let r = TestRepo::new();
+    let (head, tail) = HF_A.split_at(12);
+    let nb = serde_json::json!({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{
+            "cell_type": "code", "id": "a1", "metadata": {}, "execution_count": 1,
+            "source": ["login()\n"],
+            "outputs": [
+                {"output_type": "stream", "name": "stdout", "text": ["starting\n", "token: ", head]},
+                {"output_type": "stream", "name": "stdout", "text": [format!("{tail}\n")]},
+                {"output_type": "stream", "name": "stderr", "text": ["warning\n"]},
+                {"output_type": "display_data", "data": {"text/plain": ["<Figure>"]},
+                 "metadata": {"hub": {"token": HF_B}}},
+            ],
+        }],
+    });
+    r.stage("train.ipynb", serde_json::to_string_pretty(&nb).unwrap());
+    let v = r.check_json(1);
+    let got: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} cell {} output {} {} line {} col {}",
+                f["rule"], f["cell"], f["output"], f["part"], f["cell_line"], f["column"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            // Starts in output 1, on the second displayed line, after "token: ".
+            r#""huggingface-token" cell 1 output 1 "output" line 2 col 8"#,
+            r#""huggingface-token" cell 1 output 4 "metadata" line 1 col 8"#,
+        ],
+        "{v:#}"
+    );
+    // `line` is the raw .ipynb line where the secret starts (the first flush's JSON string).
+    let raw = std::fs::read_to_string(r.dir.join("train.ipynb")).unwrap();
+    let want = raw.lines().position(|l| l.contains(head)).unwrap() + 1;
+    assert_eq!(v["findings"][0]["line"], want, "{v:#}");
+}

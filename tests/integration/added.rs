@@ -351,3 +351,84 @@ fn token_printed_in_two_flushes_and_output_metadata_are_found() {
     let want = raw.lines().position(|l| l.contains(head)).unwrap() + 1;
     assert_eq!(v["findings"][0]["line"], want, "{v:#}");
 }
+
+fn fixture_notebook(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(&format!("notebooks/{name}"))).unwrap()
+}
+
+/// A real re-run (nbclient, fresh kernel) prints a new timing line next to the old token: the
+/// output is new text, its token is not. Only the "secrets the previous version already had"
+/// step keeps it quiet, so this fails when that step goes.
+#[test]
+fn rerun_with_a_changed_timing_line_does_not_report_the_old_token() {
+    let (first, rerun) = (
+        fixture_notebook("timed_login.ipynb"),
+        fixture_notebook("timed_login_rerun.ipynb"),
+    );
+    // The fixtures are what the test needs: same token, different timing line.
+    let timing = |nb: &[u8]| -> String {
+        String::from_utf8_lossy(nb)
+            .lines()
+            .find(|l| l.contains("login took"))
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(timing(&first), timing(&rerun));
+    let token_line = |nb: &[u8]| -> String {
+        String::from_utf8_lossy(nb)
+            .lines()
+            .find(|l| l.contains("Login successful, token hf_"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(token_line(&first), token_line(&rerun));
+
+    let r = TestRepo::new();
+    r.stage("login.ipynb", &first);
+    // The token is found when it is new…
+    assert_eq!(
+        finding_field(&r.check_json(1), "rule"),
+        ["huggingface-token"]
+    );
+    r.commit("first run");
+    // …and not again after the re-run.
+    r.stage("login.ipynb", &rerun);
+    r.check_json(0);
+}
+
+/// What the README promises for notebook positions: `line` is the raw .ipynb line, `cell_line`
+/// the line within the cell's source or output as Jupyter shows it, and `column` counts
+/// characters within that `cell_line` (the raw JSON line is escaped text).
+#[test]
+fn notebook_column_counts_within_the_cell_line() {
+    let r = TestRepo::new();
+    r.stage("nb.ipynb", fixture_notebook("login_output.ipynb"));
+    let v = r.check_json(1);
+    let find = |cell: u64, part: &str| {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["cell"] == cell && f["part"] == part)
+            .unwrap_or_else(|| panic!("cell {cell} {part}\n{v:#}"))
+            .clone()
+    };
+    // Source: `os.environ["HF_TOKEN"] = "hf_…` — the token is character 27 of cell line 4.
+    let source = find(2, "source");
+    assert_eq!(
+        (&source["cell_line"], &source["column"], &source["line"]),
+        (&4.into(), &27.into(), &32.into()),
+        "{source:#}"
+    );
+    // Stream output: `Token: hf_…` — character 8 of the output's line 5; in the raw file the
+    // line starts `    "Token: ` (JSON-quoted), where the token would be column 13.
+    let output = find(3, "output");
+    assert_eq!(
+        (&output["cell_line"], &output["column"], &output["line"]),
+        (&5.into(), &8.into(), &50.into()),
+        "{output:#}"
+    );
+    let raw = String::from_utf8(fixture_notebook("login_output.ipynb")).unwrap();
+    let raw_line = raw.lines().nth(49).unwrap();
+    assert!(raw_line.find("hf_").unwrap() + 1 != 8, "{raw_line}");
+}

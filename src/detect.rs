@@ -136,22 +136,36 @@ pub struct Suppressed {
 pub struct Detector<'c> {
     pub catalog: &'c Catalog,
     pub policy: Policy,
-    /// Each rule's reach, worked out the first time the rule is selected for a changed file.
-    reach: Vec<OnceLock<Reach>>,
+    /// Each rule's reach and whether its context may lie outside its match, worked out the
+    /// first time the rule is selected for a changed file.
+    traits: Vec<OnceLock<(Reach, bool)>>,
 }
 
 impl<'c> Detector<'c> {
     pub fn new(catalog: &'c Catalog, policy: Policy) -> Self {
-        let reach = catalog.rules.iter().map(|_| OnceLock::new()).collect();
+        let traits = catalog.rules.iter().map(|_| OnceLock::new()).collect();
         Detector {
             catalog,
             policy,
-            reach,
+            traits,
         }
     }
 
-    fn reach(&self, idx: usize) -> Reach {
-        *self.reach[idx].get_or_init(|| reach::reach(&self.catalog.rules[idx].spec.regex))
+    /// (reach, contextual). A rule is contextual when one of its keywords is not written in its
+    /// pattern (`kind: secret` for a rule matching `  key: value` lines): the keyword is context
+    /// that may sit anywhere in the file. Otherwise a match holds its keyword, so a rule whose
+    /// keyword is not in the text around the added lines cannot match there and is not
+    /// compiled for it. Generic rules match their key name by definition. (A keyword the
+    /// pattern spells another way, `assembly_?ai`, counts as not written: that rule then just
+    /// runs more often.)
+    fn traits(&self, idx: usize) -> (Reach, bool) {
+        *self.traits[idx].get_or_init(|| {
+            let spec = &self.catalog.rules[idx].spec;
+            let pattern = spec.regex.to_lowercase().replace('\\', "");
+            let contextual = spec.kind != Kind::Generic
+                && !spec.keywords.iter().all(|k| pattern.contains(k.as_str()));
+            (reach::reach(&spec.regex), contextual)
+        })
     }
 
     /// Findings of `text` whose secret shares a byte with one of the `added` ranges (sorted,
@@ -176,18 +190,32 @@ impl<'c> Detector<'c> {
         let (mut near, mut far) = (Vec::new(), Vec::new());
         let mut lines = 0;
         for idx in selected {
-            match self.reach(idx) {
-                Reach::Lines(n) => {
+            match self.traits(idx) {
+                (Reach::Lines(n), contextual) => {
                     lines = lines.max(n);
-                    near.push(idx);
+                    near.push((idx, contextual));
                 }
-                Reach::File => far.push(idx),
+                (Reach::File, _) => far.push(idx),
             }
         }
+        let windows = reach::windows(text, added, lines);
+        // A rule whose keyword is part of its match runs only where that keyword is near the
+        // added lines: everyday commits to large files compile no more rules than before.
+        let mut in_windows = vec![false; self.catalog.rules.len()];
+        for w in &windows {
+            for idx in self.catalog.select(&text[w.clone()]) {
+                in_windows[idx] = true;
+            }
+        }
+        let near: Vec<usize> = near
+            .into_iter()
+            .filter(|&(idx, contextual)| contextual || in_windows[idx])
+            .map(|(idx, _)| idx)
+            .collect();
         let mut found = Vec::new();
         // Decoding runs in the windows even when no rule was selected: a decoded value selects
         // its own rules.
-        for window in reach::windows(text, added, lines) {
+        for window in windows {
             let part = &text[window.clone()];
             let mut matches = self.scan_level(part, Some(&near), 0, suppressed);
             // Only what touches an added line counts (also as a suppression).

@@ -252,3 +252,33 @@ mod tests {
         assert!(overlaps(&ranges, &(11..11)));
     }
 }
+
+#[cfg(test)]
+mod catalog_tests {
+    use super::*;
+
+    /// Rules that reach the whole file run over every staged file holding their keyword, so
+    /// they must be the few whose match really spans any number of lines (key blocks), not a
+    /// key/value rule made unbounded by accident (`.*` with a newline-matching class).
+    #[test]
+    fn only_block_rules_reach_the_whole_file() {
+        let catalog = crate::rules::Catalog::builtin().unwrap();
+        let mut whole = Vec::new();
+        let mut widest = 0;
+        for rule in &catalog.rules {
+            match reach(&rule.spec.regex) {
+                Reach::File => whole.push((rule.id().to_string(), rule.spec.kind)),
+                Reach::Lines(n) => widest = widest.max(n),
+            }
+        }
+        eprintln!("whole-file rules: {whole:?}; widest bounded reach: {widest} lines");
+        assert!(
+            whole.len() <= 10
+                && whole
+                    .iter()
+                    .all(|(_, k)| *k == crate::rules::Kind::Specific),
+            "key/value rules must reach a bounded number of lines: {whole:?}"
+        );
+        assert!(whole.iter().any(|(id, _)| id == "pem-private-key"));
+    }
+}

@@ -217,7 +217,11 @@ impl<'c> Detector<'c> {
         // its own rules.
         for window in windows {
             let part = &text[window.clone()];
-            let mut matches = self.scan_level(part, Some(&near), 0, suppressed);
+            // An allow-listed secret on a context line was not added: not a suppression either.
+            let counts = |start: usize, end: usize| {
+                reach::overlaps(added, &(start + window.start..end + window.start))
+            };
+            let mut matches = self.scan_level(part, Some(&near), 0, suppressed, &counts);
             // Only what touches an added line counts (also as a suppression).
             matches.retain(|m| {
                 reach::overlaps(added, &(m.start + window.start..m.end + window.start))
@@ -232,7 +236,8 @@ impl<'c> Detector<'c> {
         if !far.is_empty() {
             let mut whole = Vec::new();
             for &idx in &far {
-                self.match_rule(idx, text, &mut whole, suppressed);
+                let counts = |start: usize, end: usize| reach::overlaps(added, &(start..end));
+                self.match_rule(idx, text, &mut whole, suppressed, &counts);
             }
             whole.retain(|m| reach::overlaps(added, &(m.start..m.end)));
             resolve_overlaps(&mut whole, self.catalog);
@@ -246,18 +251,20 @@ impl<'c> Detector<'c> {
 
     /// All findings in `text`, sorted by position, inline-allowed lines removed.
     pub fn scan(&self, text: &[u8], suppressed: &mut Suppressed) -> Vec<Match> {
-        let mut found = self.scan_level(text, None, 0, suppressed);
+        let mut found = self.scan_level(text, None, 0, suppressed, &|_, _| true);
         drop_allowed(text, &mut found, suppressed);
         found
     }
 
-    /// Matches in `text` of the `rules` given (or of those its keywords select).
+    /// Matches in `text` of the `rules` given (or of those its keywords select). An allow-listed
+    /// secret is counted as suppressed when `counts` says its span is one that matters.
     fn scan_level(
         &self,
         text: &[u8],
         rules: Option<&[usize]>,
         depth: usize,
         suppressed: &mut Suppressed,
+        counts: &Counts<'_>,
     ) -> Vec<Match> {
         let decoding = depth < self.policy.decode_depth;
         let selected;
@@ -278,7 +285,7 @@ impl<'c> Detector<'c> {
                         .par_iter()
                         .map(|&idx| {
                             let (mut found, mut sup) = (Vec::new(), Suppressed::default());
-                            self.match_rule(idx, text, &mut found, &mut sup);
+                            self.match_rule(idx, text, &mut found, &mut sup, counts);
                             (found, sup)
                         })
                         .collect::<Vec<_>>()
@@ -294,7 +301,7 @@ impl<'c> Detector<'c> {
         } else {
             let mut found = Vec::new();
             for &idx in rules {
-                self.match_rule(idx, text, &mut found, suppressed);
+                self.match_rule(idx, text, &mut found, suppressed, counts);
             }
             (found, None)
         };
@@ -313,7 +320,9 @@ impl<'c> Detector<'c> {
                 // Scan the decoded value inside its own line, so a key next to it still counts
                 // (`password: <base64>` in a Kubernetes Secret is judged as `password: <value>`).
                 let (context, range) = in_context(text, &span);
-                for inner in self.scan_level(&context, None, depth + 1, suppressed) {
+                // Decoded text has its own offsets: it counts where its encoded span does.
+                let inner_counts = |_: usize, _: usize| counts(span.start, span.end);
+                for inner in self.scan_level(&context, None, depth + 1, suppressed, &inner_counts) {
                     let inside = inner.start < range.end && range.start < inner.end;
                     // Matches in the surrounding line were found directly; the same secret
                     // visible as written (a URL that is also percent-decodable) is one finding.
@@ -335,7 +344,14 @@ impl<'c> Detector<'c> {
         found
     }
 
-    fn match_rule(&self, idx: usize, text: &[u8], out: &mut Vec<Match>, sup: &mut Suppressed) {
+    fn match_rule(
+        &self,
+        idx: usize,
+        text: &[u8],
+        out: &mut Vec<Match>,
+        sup: &mut Suppressed,
+        counts: &Counts<'_>,
+    ) {
         let rule = &self.catalog.rules[idx];
         let re = rule.regex();
         let group = rule.spec.secret_group;
@@ -362,7 +378,8 @@ impl<'c> Detector<'c> {
                     encodings: Vec::new(),
                     checksum,
                 }),
-                Verdict::Allowlisted => sup.allowlist += 1,
+                Verdict::Allowlisted if counts(start, end) => sup.allowlist += 1,
+                Verdict::Allowlisted => {}
                 Verdict::NotASecret => {}
             }
         }
@@ -408,6 +425,9 @@ impl<'c> Detector<'c> {
         Verdict::Finding(checksum)
     }
 }
+
+/// Whether a secret at this span of the scanned text counts (as a suppression).
+type Counts<'a> = dyn Fn(usize, usize) -> bool + Sync + 'a;
 
 enum Verdict {
     Finding(Option<Checksum>),

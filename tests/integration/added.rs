@@ -432,3 +432,22 @@ fn notebook_column_counts_within_the_cell_line() {
     let raw_line = raw.lines().nth(49).unwrap();
     assert!(raw_line.find("hf_").unwrap() + 1 != 8, "{raw_line}");
 }
+
+/// Rules look at a few lines around the added ones; what they find there was not added, so it
+/// is neither a finding nor a suppression the summary counts.
+#[test]
+fn allow_listed_secret_on_an_unchanged_nearby_line_is_not_counted() {
+    let r = TestRepo::new();
+    r.stage(".leakgate.toml", "[allow]\nregexes = [\"^hf_gZ8\"]\n");
+    r.stage("a.py", format!("x = 1\nHF = \"{HF_B}\"\ny = 2\n"));
+    r.commit("allowed token");
+    r.stage("a.py", format!("x = 1\nHF = \"{HF_B}\"\ny = 2\nz = 3\n"));
+    let v = r.check_json(0);
+    assert_eq!(v["suppressed"]["allowlist"], 0, "{v:#}");
+    r.stage(
+        "a.py",
+        format!("x = 1\nHF = \"{HF_B}\"\ny = 2\nH2 = \"{HF_B}\"\n"),
+    );
+    let v = r.check_json(0);
+    assert_eq!(v["suppressed"]["allowlist"], 1, "{v:#}");
+}

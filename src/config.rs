@@ -5,8 +5,8 @@
 //!   off), and an invalid config blocks the commit (fail closed);
 //! - custom rules pass the same validation as built-in ones, and their own examples must match
 //!   at load time;
-//! - the baseline holds fingerprints only (rule id + SHA-256), sorted, without timestamps, so it
-//!   never conflicts needlessly and never contains a secret.
+//! - the baseline holds fingerprints only (rule id + salted Argon2id) and its salt, sorted,
+//!   without timestamps, so it never conflicts needlessly and never contains a secret.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -268,11 +268,15 @@ fn compile_all(patterns: &[String], key: &str) -> Result<Vec<Regex>> {
         .collect()
 }
 
-/// `.leakgate-baseline.json`: known findings by fingerprint.
+/// `.leakgate-baseline.json`: known findings by fingerprint, and the repository's fingerprint salt.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Baseline {
     pub version: u32,
+    /// Random hex, made once by `baseline create` and kept from then on: every fingerprint this
+    /// repository's reports and baseline carry is salted with it, so fingerprints stay stable
+    /// while no table built for another repository applies here.
+    pub salt: String,
     pub findings: BTreeSet<BaselineEntry>,
 }
 
@@ -283,6 +287,9 @@ pub struct BaselineEntry {
     pub fingerprint: String,
 }
 
+/// The baseline format this version writes and reads.
+pub const BASELINE_VERSION: u32 = 2;
+
 impl Baseline {
     pub fn load(path: &Path) -> Result<Option<Baseline>> {
         let text = match std::fs::read_to_string(path) {
@@ -292,16 +299,42 @@ impl Baseline {
                 return Err(e).with_context(|| format!("cannot read baseline {}", path.display()))
             }
         };
-        let b: Baseline = serde_json::from_str(&text)
+        let raw: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("invalid baseline {}", path.display()))?;
-        if b.version != 1 {
+        // Version 1 held unsalted SHA-256 fingerprints, which give a weak secret back at once;
+        // they cannot be converted without the secrets, so the file is written anew.
+        if raw.get("version") == Some(&serde_json::Value::from(1)) {
+            bail!(
+                "baseline {} is version 1 (unsalted fingerprints that give weak secrets back); rewrite it with `leakgate baseline create` and commit the new file",
+                path.display()
+            );
+        }
+        let b: Baseline = serde_json::from_value(raw)
+            .with_context(|| format!("invalid baseline {}", path.display()))?;
+        if b.version != BASELINE_VERSION {
             bail!(
                 "baseline {} has unsupported version {}",
                 path.display(),
                 b.version
             );
         }
+        if b.salt.len() < 32 || !b.salt.bytes().all(|c| c.is_ascii_hexdigit()) {
+            bail!(
+                "baseline {}: `salt` must be at least 32 hex digits; rewrite it with `leakgate baseline create`",
+                path.display()
+            );
+        }
         Ok(Some(b))
+    }
+
+    /// A new random salt: 16 bytes from the system's generator, as hex.
+    pub fn fresh_salt() -> Result<String> {
+        use std::io::Read as _;
+        let mut bytes = [0u8; 16];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut bytes))
+            .context("cannot read /dev/urandom for the baseline's salt")?;
+        Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
     }
 
     pub fn fingerprints(&self) -> HashSet<&str> {

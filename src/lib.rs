@@ -16,6 +16,7 @@ pub mod index;
 pub mod install;
 pub mod model;
 pub mod notebook;
+pub mod reach;
 pub mod repo;
 pub mod report;
 pub mod rules;

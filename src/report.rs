@@ -7,7 +7,8 @@
 //! - everything that came from a repository (paths, rule-matched text) is escaped before it reaches
 //!   a terminal: control characters, C1 controls and bidi overrides become visible escapes, in every
 //!   format (JSON and SARIF escape them as `\uXXXX`, which keeps the value intact for parsers);
-//! - fingerprints are SHA-256 of rule id and secret only, so they survive moves, rebases and squashes.
+//! - fingerprints depend on rule id, secret and the repository's salt only, so they survive
+//!   moves, rebases and squashes; what is written is a salted Argon2id (`seal`), never a fast hash.
 
 use std::fmt::{self, Write as _};
 
@@ -83,19 +84,64 @@ impl Finding {
     }
 }
 
-/// SHA-256 of `rule id`, a NUL and the secret: stable across moves and history rewrites, useless
-/// for recovering the secret.
+/// A finding's identity while it is in memory: SHA-256 of `rule id`, a NUL and the secret, stable
+/// across moves and history rewrites. It is never written: a fast unsalted hash gives a weak
+/// secret back to a dictionary at once. What reports and baselines carry is `seal`ed.
 pub fn fingerprint(rule: &str, secret: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(rule.as_bytes());
     h.update([0]);
     h.update(secret);
-    h.finalize()
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
         .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+/// Argon2id cost of one written fingerprint: 4 MiB and one pass, a few milliseconds on a CPU,
+/// the same for every guess an attacker makes, and memory-hard so a GPU gains little.
+const SEAL_MEMORY_KIB: u32 = 4096;
+const SEAL_PASSES: u32 = 1;
+
+/// Salt of repositories without a baseline (and so without a salt of their own). Public and the
+/// same everywhere: each guess still costs a full Argon2id, but a table could be shared between
+/// such repositories, which `leakgate baseline create` (a random per-repository salt) prevents.
+pub const SHARED_SALT: &[u8] = b"leakgate shared fingerprint salt";
+
+/// The written fingerprint of an in-memory identity: Argon2id(identity, domain || salt), hex.
+pub fn seal(identity: &str, salt: &[u8]) -> String {
+    use argon2::{Algorithm, Argon2, Params, Version};
+    let params = Params::new(SEAL_MEMORY_KIB, SEAL_PASSES, 1, Some(32))
+        .expect("constant Argon2 parameters are valid");
+    let mut salted = b"leakgate-fingerprint-v2\0".to_vec();
+    salted.extend_from_slice(salt);
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(identity.as_bytes(), &salted, &mut out)
+        .expect("Argon2 accepts any password and a salt of 8 bytes or more");
+    hex(&out)
+}
+
+/// Replace every finding's in-memory identity by its written fingerprint. Each distinct identity
+/// costs one Argon2id, spread over the cores: one secret found many times is hashed once.
+pub fn seal_all(findings: &mut [Finding], salt: &[u8]) {
+    use rayon::prelude::*;
+    let mut distinct: Vec<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let sealed: std::collections::HashMap<String, String> = distinct
+        .par_iter()
+        .map(|id| (id.to_string(), seal(id, salt)))
+        .collect();
+    for f in findings {
+        f.fingerprint = sealed[&f.fingerprint].clone();
+    }
 }
 
 /// A short prefix of the secret and its length; never more than a quarter of it, at most 6 chars.
@@ -337,9 +383,10 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
             out,
             "{tag}: {}  {}",
             paint(style, "1", &human_location(&f.location)),
-            paint(style, "36", &f.rule)
+            paint(style, "36", &sanitize(&f.rule))
         );
-        let mut what = format!("  {}", f.title);
+        // A custom rule's title comes from the repository's .leakgate.toml: escaped like a path.
+        let mut what = format!("  {}", sanitize(&f.title));
         if let Some(d) = &f.detail {
             let _ = write!(what, ": {}", sanitize(d));
         } else {
@@ -365,9 +412,9 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
     if !report.findings.is_empty() {
         let _ = writeln!(out, "\n{}", paint(style, "1", "What to do now:"));
         for (id, text) in &remediations {
-            let _ = writeln!(out, "  [{id}]");
+            let _ = writeln!(out, "  [{}]", sanitize(id));
             for line in text.trim().lines() {
-                let _ = writeln!(out, "    {}", line.trim());
+                let _ = writeln!(out, "    {}", sanitize(line.trim()));
             }
         }
         if any_notebook {
@@ -454,7 +501,8 @@ pub fn summary_line(report: &Report, blocking: usize, warnings: usize) -> String
         );
     }
     let sup = &report.suppressed;
-    let total = sup.inline + sup.allowlist + sup.baseline;
+    // Files skipped by `[allow] paths` are suppressions too: a user must see that they were.
+    let total = sup.inline + sup.allowlist + sup.baseline + sup.paths;
     if total > 0 {
         let _ = write!(line, "; {total} suppressed");
     }
@@ -612,7 +660,7 @@ pub fn render_sarif(report: &Report, catalog: &Catalog, all_rules: bool) -> Stri
                     "artifactLocation": {"uri": uri_path(&loc.path)},
                     "region": region,
                 }}],
-                "partialFingerprints": {"leakgateSecret/v1": f.fingerprint},
+                "partialFingerprints": {"leakgateSecret/v2": f.fingerprint},
             });
             if let Some(i) = index_of(&f.rule) {
                 r["ruleIndex"] = i.into();
@@ -687,6 +735,23 @@ mod tests {
         assert_eq!(out, "{\"p\": \"a\\u009bb\\u202e\"}");
         let back: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(back["p"], "a\u{9b}b\u{202e}");
+    }
+
+    #[test]
+    fn sealed_fingerprints_are_stable_salted_and_not_the_identity() {
+        let id = fingerprint("r", b"hunter2");
+        let a = seal(&id, b"0123456789abcdef0123456789abcdef");
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, seal(&id, b"0123456789abcdef0123456789abcdef"));
+        assert_ne!(a, seal(&id, b"fedcba9876543210fedcba9876543210"));
+        assert_ne!(
+            a,
+            seal(
+                &fingerprint("r", b"hunter3"),
+                b"0123456789abcdef0123456789abcdef"
+            )
+        );
+        assert_ne!(a, id);
     }
 
     #[test]

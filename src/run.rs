@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 
 use crate::cli::{BaselineAction, Cli, ColorChoice, Command, Format, Global};
-use crate::config::{Baseline, BaselineEntry, Config, BASELINE_FILE};
+use crate::config::{Baseline, BaselineEntry, Config, BASELINE_FILE, BASELINE_VERSION};
 use crate::detect::{Detector, Policy};
 use crate::git::{self, ObjectId};
 use crate::repo::{self, Hide, Repo};
@@ -70,6 +70,11 @@ struct Setup {
 
 impl Setup {
     fn load(g: &Global, root: Option<&Path>) -> Result<Setup> {
+        // Read even under --no-baseline: its salt keeps the fingerprints the same.
+        Setup::load_with(g, root, true)
+    }
+
+    fn load_with(g: &Global, root: Option<&Path>, use_baseline: bool) -> Result<Setup> {
         let (config, origin) = Config::load(g.config.as_deref(), root)?;
         let named = |e: anyhow::Error| match &origin {
             Some(p) => e.context(format!("in {}", p.display())),
@@ -84,15 +89,19 @@ impl Setup {
             .decode_depth
             .or(config.limits.decode_depth)
             .unwrap_or(DEFAULT_DECODE_DEPTH);
-        let baseline = match (g.no_baseline, root) {
-            (false, Some(root)) => {
+        let baseline = match (use_baseline, root) {
+            (true, Some(root)) => {
                 let path = root.join(
                     config
                         .baseline
                         .as_deref()
                         .unwrap_or(Path::new(BASELINE_FILE)),
                 );
-                Baseline::load(&path)?
+                match Baseline::load(&path) {
+                    // Asked to ignore the baseline: an unreadable one only costs its salt.
+                    Err(_) if g.no_baseline => None,
+                    loaded => loaded?,
+                }
             }
             _ => None,
         };
@@ -126,6 +135,13 @@ impl Setup {
         )
     }
 
+    /// What every written fingerprint is salted with: the baseline's salt, or the shared one.
+    fn salt(&self) -> &[u8] {
+        self.baseline
+            .as_ref()
+            .map_or(report::SHARED_SALT, |b| b.salt.as_bytes())
+    }
+
     fn max_findings(&self, g: &Global) -> usize {
         g.max_findings
             .or(self.config.limits.max_findings)
@@ -147,6 +163,7 @@ fn finish(
         ..Report::default()
     };
     collect(&mut report, outcomes);
+    report::seal_all(&mut report.findings, setup.salt());
     if let Some(a) = &setup.gitleaks_allow {
         let before = report.findings.len();
         report.findings.retain(|f| !a.allows(f));
@@ -157,7 +174,7 @@ fn finish(
         report.findings.retain(|f| !ig.ignores(f));
         report.suppressed.baseline += before - report.findings.len();
     }
-    if let Some(b) = &setup.baseline {
+    if let Some(b) = setup.baseline.as_ref().filter(|_| !g.no_baseline) {
         let known = b.fingerprints();
         let before = report.findings.len();
         report
@@ -648,12 +665,14 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
             )?;
             return Ok(Status::Clean);
         }
-        let _ = writeln!(out, "{} — {}\n", s.id, s.title);
+        // Custom rules come from the repository's .leakgate.toml: every field is escaped.
+        let esc = report::sanitize;
+        let _ = writeln!(out, "{} — {}\n", esc(&s.id), esc(&s.title));
         let _ = writeln!(out, "What to do:\n");
         for line in s.remediation.trim().lines() {
-            let _ = writeln!(out, "  {}", line.trim());
+            let _ = writeln!(out, "  {}", esc(line.trim()));
         }
-        let _ = writeln!(out, "\nKeywords: {}", s.keywords.join(", "));
+        let _ = writeln!(out, "\nKeywords: {}", esc(&s.keywords.join(", ")));
         if let Some(e) = s.entropy {
             let _ = writeln!(out, "Entropy floor: {e} bits/char");
         }
@@ -664,9 +683,10 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
                 c.name()
             );
         }
-        let _ = writeln!(out, "Pattern: {}", s.regex.trim());
+        let pattern: Vec<String> = s.regex.trim().lines().map(esc).collect();
+        let _ = writeln!(out, "Pattern: {}", pattern.join("\n"));
         for r in &s.references {
-            let _ = writeln!(out, "See: {r}");
+            let _ = writeln!(out, "See: {}", esc(r));
         }
         write_stream(&mut std::io::stdout(), &out)?;
         return Ok(Status::Clean);
@@ -704,9 +724,9 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
         let _ = writeln!(
             out,
             "{:width$}  {}{check}  (keywords: {})",
-            r.spec.id,
-            r.spec.title,
-            r.spec.keywords.join(", ")
+            report::sanitize(&r.spec.id),
+            report::sanitize(&r.spec.title),
+            report::sanitize(&r.spec.keywords.join(", "))
         );
     }
     for (id, title, _) in crate::artifact::RULES {
@@ -728,7 +748,9 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
         .workdir()
         .context("the baseline lives in the working tree; this repository has none")?
         .to_path_buf();
-    let mut setup = Setup::load(g, Some(&root))?;
+    // The existing baseline is read here, not by `Setup`: `create` must work where it cannot be
+    // read (a version 1 file is replaced, and its message names this command).
+    let setup = Setup::load_with(g, Some(&root), false)?;
     let path = root.join(
         setup
             .config
@@ -736,7 +758,10 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
             .as_deref()
             .unwrap_or(Path::new(BASELINE_FILE)),
     );
-    let existing = setup.baseline.take();
+    let existing = match action {
+        BaselineAction::Create { .. } => Baseline::load(&path).ok().flatten(),
+        BaselineAction::Prune => Baseline::load(&path)?,
+    };
     let scanner = setup.scanner();
     let changes = repo
         .head_files()?
@@ -745,9 +770,16 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
     if let BaselineAction::Create { history: true } = action {
         outcomes.extend(commit_outcomes(&repo, &scanner, &all_commits(&repo)?)?);
     }
-    let found: std::collections::BTreeSet<BaselineEntry> = outcomes
+    // The salt is the repository's for good: kept from an existing baseline (so fingerprints in
+    // reports and code-scanning dashboards stay the same), made once otherwise.
+    let salt = match &existing {
+        Some(b) => b.salt.clone(),
+        None => Baseline::fresh_salt()?,
+    };
+    let mut findings: Vec<_> = outcomes.into_iter().flat_map(|o| o.findings).collect();
+    report::seal_all(&mut findings, salt.as_bytes());
+    let found: std::collections::BTreeSet<BaselineEntry> = findings
         .iter()
-        .flat_map(|o| &o.findings)
         .map(|f| BaselineEntry {
             rule: f.rule.clone(),
             fingerprint: f.fingerprint.clone(),
@@ -764,7 +796,8 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
     };
     let n = entries.len();
     Baseline {
-        version: 1,
+        version: BASELINE_VERSION,
+        salt,
         findings: entries,
     }
     .write(&path)?;

@@ -1,6 +1,7 @@
 //! leakgate's integration tests: real git repositories built with the git CLI, the built binary
 //! run against them in an isolated environment. One binary, one module per area.
 
+mod added;
 mod adopt;
 mod encoded;
 mod gitcli;

@@ -4,13 +4,19 @@
 use crate::harness::*;
 
 /// A synthetic key body: `lines` lines of 64 base64 characters from a seeded generator (it has
-/// the shape of a PEM body and authorises nothing).
+/// the shape of a PEM body and authorises nothing). It opens with `MIIA`: a DER SEQUENCE whose
+/// declared length (at most 259 bytes) fits in the body, as the `pem-der` structural check
+/// requires of a real key.
 fn key_body(seed: u64, lines: usize) -> String {
     const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    assert!(
+        lines * 48 >= 260,
+        "the body must hold what its header declares"
+    );
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = String::new();
-    for _ in 0..lines {
-        for _ in 0..64 {
+    let mut out = String::from("MIIA");
+    for line in 0..lines {
+        for _ in 0..if line == 0 { 60 } else { 64 } {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
@@ -83,7 +89,12 @@ fn pem_key_that_only_moved_is_not_new() {
     r.stage("a.txt", format!("first\n{}\nlast\n", lines.join("\n")));
     r.check_json(0);
     // …but one changed body line does.
-    let changed = key.replacen(&key_body(4, 1), &key_body(5, 1), 1);
+    let other = pem(5);
+    let changed = key.replacen(
+        key.lines().nth(2).unwrap(),
+        other.lines().nth(2).unwrap(),
+        1,
+    );
     assert_ne!(changed, key);
     r.stage("a.txt", format!("first\n{changed}last\n"));
     assert_eq!(finding_field(&r.check_json(1), "rule"), ["pem-private-key"]);

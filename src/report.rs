@@ -356,7 +356,7 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
             let text = catalog
                 .get(&f.rule)
                 .map(|r| r.spec.remediation.as_str())
-                .or_else(|| crate::artifact::remediation(&f.rule))
+                .or_else(|| crate::model::remediation(&f.rule))
                 .unwrap_or("");
             remediations.push((&f.rule, text));
         }
@@ -466,7 +466,7 @@ fn finding_json(f: &Finding, catalog: &Catalog, show_secrets: bool) -> serde_jso
     let remediation = catalog
         .get(&f.rule)
         .map(|r| r.spec.remediation.trim().to_string())
-        .or_else(|| crate::artifact::remediation(&f.rule).map(str::to_string))
+        .or_else(|| crate::model::remediation(&f.rule).map(str::to_string))
         .unwrap_or_default();
     let mut v = json!({
         "rule": f.rule,
@@ -569,7 +569,7 @@ pub fn render_sarif(report: &Report, catalog: &Catalog) -> String {
             d
         })
         .collect();
-    for (id, title, text) in crate::artifact::RULES {
+    for (id, title, text) in crate::model::RULES {
         rules.push(json!({
             "id": id,
             "name": camel(id),

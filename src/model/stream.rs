@@ -1,0 +1,110 @@
+//! One pickle stream or file: sniffing headerless pickles, and walking a stream the way
+//! `pickle.load` and `joblib.load` would, reporting the union of their imports.
+
+use super::*;
+
+pub(super) fn sniff_pickle(bytes: &[u8]) -> bool {
+    match bytes {
+        // PROTO: CPython accepts 0-5. A file whose next byte is not an opcode fails before
+        // anything runs; any later failure comes after imports may have run, so it still counts.
+        [op::PROTO, 0..=5] => true,
+        [op::PROTO, 0..=5, next, ..] => op::is_known(*next),
+        _ => sniff_text_pickle(bytes),
+    }
+}
+
+/// Protocol 0/1 pickles have no header: walk strictly (stopping where CPython would fail) and
+/// accept a clean STOP at the end of the data, or imports that were called before any failure
+/// (CPython would have run them). Text and source files fail within a few bytes.
+pub(super) fn sniff_text_pickle(bytes: &[u8]) -> bool {
+    let mut col = Collector::new(None);
+    let mut walk = Walk::new(bytes, Mode::Strict, &mut col);
+    // The whole stream is walked (no shorter budget): padding must not hide a later call.
+    let finished = walk.run();
+    if !finished {
+        return true; // MAX_OPCODES valid opcodes: a pickle
+    }
+    if walk.calls > 0 {
+        return true;
+    }
+    walk.problems.is_empty()
+        && walk
+            .stopped_at
+            .is_some_and(|end| bytes.get(end..).unwrap_or(&[]).trim_ascii().is_empty())
+}
+
+pub(super) fn inspect_pickle_file(bytes: &[u8], report: &mut ModelReport) {
+    match compression(bytes) {
+        None => inspect_stream(bytes, None, report),
+        Some(Compression::Lz4) => report
+            .problems
+            .push("compressed joblib (lz4): not inspected".into()),
+        Some(c) => match inflate(bytes, c, MAX_INFLATED) {
+            Ok((data, _)) if data.len() as u64 > MAX_INFLATED => report.problems.push(format!(
+                "compressed pickle ({c:?}) inflates past {} MiB: not inspected",
+                MAX_INFLATED >> 20
+            )),
+            Ok((data, damage)) => {
+                if let Some(e) = damage {
+                    report.problems.push(format!(
+                        "compressed pickle ({c:?}) is damaged after {} bytes: {e}",
+                        data.len()
+                    ));
+                }
+                inspect_stream(&data, None, report);
+            }
+            Err(e) => report.problems.push(format!(
+                "compressed pickle ({c:?}) could not be inflated: {e}"
+            )),
+        },
+    }
+}
+
+/// Walk one pickle stream as `pickle.load` would and, when it holds joblib arrays, as
+/// `joblib.load` would too; report the union of what either imports.
+pub(super) fn inspect_stream(data: &[u8], member: Option<&str>, report: &mut ModelReport) {
+    let mut col = Collector::new(member);
+    let mut problems = Vec::new();
+    let c_walk = {
+        let mut w = Walk::new(data, Mode::C, &mut col);
+        w.run();
+        (w.problems, w.omitted, w.wrapper_seen)
+    };
+    let (c_problems, c_omitted, wrapper_seen) = c_walk;
+    let mut omitted = c_omitted;
+    if wrapper_seen {
+        let mut w = Walk::new(data, Mode::Joblib, &mut col);
+        w.run();
+        // Past the first inline array, pickle.load reads array bytes as opcodes: its failures
+        // there are artifacts (it would stop, having run only what was already reported).
+        let cut = w.diverged_at.unwrap_or(usize::MAX);
+        problems.extend(c_problems.into_iter().filter(|p| p.offset < cut));
+        if w.diverged_at.is_some() {
+            omitted = 0;
+        }
+        for p in w.problems {
+            if !problems
+                .iter()
+                .any(|q: &Problem| q.offset == p.offset && q.message == p.message)
+            {
+                problems.push(p);
+            }
+        }
+        omitted += w.omitted;
+    } else {
+        problems = c_problems;
+    }
+    let prefix = member.map(|m| format!("{m}: ")).unwrap_or_default();
+    report.problems.extend(
+        problems
+            .into_iter()
+            .map(|p| format!("{prefix}offset {}: {}", p.offset, p.message)),
+    );
+    if omitted > 0 {
+        report
+            .problems
+            .push(format!("{prefix}{omitted} more problems"));
+    }
+    report.imports.extend(col.imports);
+    report.strings.extend(col.strings);
+}

@@ -131,10 +131,12 @@ pub fn scan(subject: &Subject<'_>, bytes: &[u8]) -> Option<ModelScan> {
         f.fingerprint = fingerprint(id, format!("{}.{}", imp.module, imp.name).as_bytes());
         out.findings.push(f);
     }
+    // Fail closed: a model file whose imports could not all be checked may hide one that runs
+    // code, so it blocks like a dangerous import (the reason says what stopped the check).
     for problem in &report.problems {
         out.findings.push(note_finding(
             UNREADABLE,
-            Severity::Warning,
+            Severity::Error,
             base.clone(),
             problem.clone(),
         ));

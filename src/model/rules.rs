@@ -30,9 +30,11 @@ pub const RULES: &[(&str, &str, &str)] = &[
     (
         UNREADABLE,
         "Model file could not be fully inspected",
-        "The file looks like a model artifact but is malformed, truncated or compressed, so its\n\
-         imports could not all be checked. Regenerate it, or store it outside git (Git LFS, a model\n\
-         registry) if it is meant to be opaque.",
+        "The file looks like a model artifact, but part of it could not be read (malformed,\n\
+         truncated, encrypted, an unsupported compression, or a size/work limit was hit), so what\n\
+         loading it would run is not known: it is blocked like a dangerous import. Regenerate or\n\
+         re-save it (prefer safetensors), or store it outside git (Git LFS, a model registry). If\n\
+         you have checked the file yourself, list its path under `[allow] paths` in .leakgate.toml.",
     ),
     (
         NOT_LFS,

@@ -105,6 +105,13 @@ pub(super) fn inspect_stream(data: &[u8], member: Option<&str>, report: &mut Mod
             .problems
             .push(format!("{prefix}{omitted} more problems"));
     }
+    if col.unlisted > 0 {
+        report.problems.push(format!(
+            "{prefix}more than {MAX_IMPORTS} distinct imports (limit): {} later lookups of \
+             imports not known to be dangerous are not listed",
+            col.unlisted
+        ));
+    }
     report.imports.extend(col.imports);
     report.strings.extend(col.strings);
 }

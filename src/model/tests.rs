@@ -845,3 +845,55 @@ fn fuzz_never_panics() {
         let _ = inspect(&input);
     }
 }
+
+// ---- limits ----------------------------------------------------------------------------
+
+/// `n` distinct harmless (unknown) imports, each popped, then `posix.system("pwned")`.
+fn many_imports_then_system(n: usize) -> Vec<u8> {
+    let mut v = vec![op::PROTO, 2];
+    for i in 0..n {
+        v.extend_from_slice(format!("cmodels_fixture\nLayer{i}\n").as_bytes());
+        v.push(op::POP);
+    }
+    v.extend_from_slice(b"cposix\nsystem\n");
+    v.extend(call_and_stop());
+    v
+}
+
+#[test]
+fn import_cap_4096_harmless_then_posix_system_is_still_found() {
+    let r = inspect(&many_imports_then_system(MAX_IMPORTS + 10)).expect("a pickle");
+    let found: Vec<_> = r
+        .imports
+        .iter()
+        .filter(|i| i.verdict == Dangerous)
+        .map(|i| format!("{}.{}", i.module, i.name))
+        .collect();
+    assert_eq!(found, ["posix.system"], "{:?}", r.problems);
+    assert!(
+        r.problems.iter().any(|p| p.contains("distinct imports")),
+        "the cap is reported: {:?}",
+        r.problems
+    );
+    assert_eq!(r.imports.len(), MAX_IMPORTS + 1);
+}
+
+#[test]
+fn escalation_past_the_import_cap_is_listed() {
+    // BUILD on an imported class (monkeypatching) escalates it, even when it is not listed.
+    let mut v = vec![op::PROTO, 2];
+    for i in 0..MAX_IMPORTS {
+        v.extend_from_slice(format!("cmodels_fixture\nLayer{i}\n").as_bytes());
+        v.push(op::POP);
+    }
+    v.extend_from_slice(b"cmodels_fixture\nLate\n}");
+    v.extend_from_slice(&[op::BUILD, op::STOP]);
+    let r = inspect(&v).expect("a pickle");
+    assert!(
+        r.imports
+            .iter()
+            .any(|i| i.name == "Late" && i.verdict == Dangerous),
+        "{:?}",
+        r.imports.last()
+    );
+}

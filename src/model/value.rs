@@ -206,7 +206,12 @@ pub(super) struct Collector<'m> {
     pub(super) string_bytes: usize,
     /// Offsets already kept: the joblib walk revisits what the C walk saw.
     pub(super) string_offsets: HashSet<usize>,
+    /// Lookups of Safe or Unknown imports past MAX_IMPORTS, which are not listed.
+    pub(super) unlisted: u64,
 }
+
+/// The import index of an import that is not listed (past MAX_IMPORTS).
+pub(super) const UNLISTED: usize = usize::MAX;
 
 impl<'m> Collector<'m> {
     pub(super) fn new(member: Option<&'m str>) -> Self {
@@ -217,6 +222,7 @@ impl<'m> Collector<'m> {
             strings: Vec::new(),
             string_bytes: 0,
             string_offsets: HashSet::new(),
+            unlisted: 0,
         }
     }
 
@@ -236,7 +242,9 @@ impl<'m> Collector<'m> {
     }
 
     /// Record an import (first offset wins), classifying it unless `verdict` is given; returns
-    /// its index and verdict, or None when MAX_IMPORTS distinct ones were seen.
+    /// its index and verdict. Past MAX_IMPORTS distinct imports the walk goes on degraded:
+    /// Safe and Unknown ones are no longer listed (index [`UNLISTED`], counted in `unlisted`),
+    /// Dangerous ones still are, up to MAX_IMPORTS more; None past that.
     pub(super) fn record(
         &mut self,
         module: &str,
@@ -250,7 +258,13 @@ impl<'m> Collector<'m> {
         }
         let verdict = verdict.unwrap_or_else(|| classify(module, name));
         if self.imports.len() >= MAX_IMPORTS {
-            return None;
+            if verdict != Verdict::Dangerous {
+                self.unlisted += 1;
+                return Some((UNLISTED, verdict));
+            }
+            if self.imports.len() >= 2 * MAX_IMPORTS {
+                return None;
+            }
         }
         let i = self.imports.len();
         self.imports.push(Import {
@@ -264,9 +278,18 @@ impl<'m> Collector<'m> {
         Some((i, verdict))
     }
 
-    pub(super) fn escalate(&mut self, i: usize) {
-        if let Some(imp) = self.imports.get_mut(i) {
+    /// The import `g` is used in a way only an attack uses: it becomes Dangerous (and is
+    /// listed, even past the import cap).
+    pub(super) fn escalate(&mut self, g: &GlobalRef, offset: usize) {
+        if let Some(imp) = self.imports.get_mut(g.import) {
             imp.verdict = Verdict::Dangerous;
+            return;
+        }
+        let (module, name) = g.path.rsplit_once('.').unwrap_or(("", g.path.as_str()));
+        if let Some((i, _)) = self.record(module, name, offset, Some(Verdict::Dangerous)) {
+            if let Some(imp) = self.imports.get_mut(i) {
+                imp.verdict = Verdict::Dangerous;
+            }
         }
     }
 }

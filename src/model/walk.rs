@@ -372,7 +372,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
         let Some((import, verdict)) = self.col.record(module, name, at, verdict) else {
             return Err(Halt::Problem(
                 at,
-                format!("more than {MAX_IMPORTS} distinct imports (limit)"),
+                format!("more than {} distinct imports (limit)", 2 * MAX_IMPORTS),
             ));
         };
         let path = format!("{}.{name}", normalize_module(module));
@@ -877,7 +877,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             Val::Global(g) => {
                 // No legitimate pickle sets state on a class or function: this overwrites
                 // attributes of imported code (monkeypatching through BUILD).
-                self.col.escalate(g.import);
+                self.col.escalate(&g, at);
                 self.soft(
                     at,
                     format!("BUILD sets attributes on the imported {}", g.path),

@@ -53,7 +53,9 @@ fn every_model_fixture_gets_its_expected_verdict() {
             .iter()
             .any(|k| k.as_str().unwrap().contains("hf_token"));
 
-        let blocking = !dangerous.is_empty() || has_token;
+        let problems_expected = want["problems"].as_bool().unwrap();
+        // Fail closed: a model file that could not be fully inspected blocks too.
+        let blocking = !dangerous.is_empty() || has_token || problems_expected;
         run.code(if blocking { 1 } else { 0 });
         let got: Vec<&Value> = by_rule(&v, "pickle-dangerous-import");
         assert_eq!(got.len(), dangerous.len(), "{name}\n{}", run.dump());
@@ -67,12 +69,16 @@ fn every_model_fixture_gets_its_expected_verdict() {
         let warned = by_rule(&v, "pickle-unknown-import");
         assert_eq!(warned.len(), unknown, "{name}\n{}", run.dump());
         assert!(warned.iter().all(|f| f["severity"] == "warning"), "{name}");
-        let problems = !by_rule(&v, "model-unreadable").is_empty();
+        let unreadable = by_rule(&v, "model-unreadable");
         assert_eq!(
-            problems,
-            want["problems"].as_bool().unwrap(),
+            !unreadable.is_empty(),
+            problems_expected,
             "{name}\n{}",
             run.dump()
+        );
+        assert!(
+            unreadable.iter().all(|f| f["severity"] == "error"),
+            "{name}"
         );
         if has_token {
             let t = by_rule(&v, "huggingface-token");
@@ -178,4 +184,41 @@ fn credential_inside_a_pickled_dict_is_found() {
     let t = by_rule(&v, "huggingface-token");
     assert_eq!(t.len(), 1, "{v:#}");
     assert!(by_rule(&v, "pickle-dangerous-import").is_empty(), "{v:#}");
+}
+
+/// `n` distinct harmless imports (each popped), then `posix.system("pwned")`: protocol 2.
+fn many_imports_then_system(n: usize) -> Vec<u8> {
+    let mut v = vec![0x80, 0x02];
+    for i in 0..n {
+        v.extend_from_slice(format!("cmodels_fixture\nLayer{i}\n0").as_bytes());
+    }
+    v.extend_from_slice(b"cposix\nsystem\n\x8c\x05pwned\x85R.");
+    v
+}
+
+#[test]
+fn import_cap_4096_harmless_then_posix_system_blocks() {
+    // Regression (issue 18): the walk stopped at the import cap with a warning and exit 0.
+    let r = TestRepo::new();
+    r.stage("model/layers.pkl", many_imports_then_system(4100));
+    let v = r.check_json(1);
+    let d = by_rule(&v, "pickle-dangerous-import");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert!(d[0]["detail"].as_str().unwrap().starts_with("posix.system"));
+    let cap = by_rule(&v, "model-unreadable");
+    assert_eq!(cap.len(), 1, "{v:#}");
+    assert_eq!(cap[0]["severity"], "error");
+    assert!(cap[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("distinct imports"));
+}
+
+#[test]
+fn model_file_that_cannot_be_fully_read_blocks() {
+    // A cut pickle: what follows the cut is unknown, so the commit is blocked with the reason.
+    let r = TestRepo::new();
+    r.stage("model/cut.pkl", &model("truncated.pkl"));
+    let run = r.leakgate(&["check-staged"]);
+    run.code(1).stderr_has("model-unreadable");
 }

@@ -218,7 +218,7 @@ fn import_cap_4096_harmless_then_posix_system_blocks() {
 fn model_file_that_cannot_be_fully_read_blocks() {
     // A cut pickle: what follows the cut is unknown, so the commit is blocked with the reason.
     let r = TestRepo::new();
-    r.stage("model/cut.pkl", &model("truncated.pkl"));
+    r.stage("model/cut.pkl", model("truncated.pkl"));
     let run = r.leakgate(&["check-staged"]);
     run.code(1).stderr_has("model-unreadable");
 }

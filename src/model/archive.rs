@@ -22,7 +22,6 @@ pub(super) fn inspect_zip(bytes: &[u8], report: &mut ModelReport) {
             return;
         }
     };
-    let mut budget = MAX_ARCHIVE_INFLATED;
     let mut pickles = 0usize;
     for i in 0..archive.len() {
         let mut entry = match archive.by_index(i) {
@@ -37,7 +36,7 @@ pub(super) fn inspect_zip(bytes: &[u8], report: &mut ModelReport) {
             continue;
         }
         pickles += 1;
-        let cap = MAX_INFLATED.min(budget);
+        let cap = MAX_INFLATED.min(report.budget.inflate);
         if entry.size() > cap {
             report.problems.push(format!(
                 "{name}: {} bytes inflated is over the {} MiB limit: not inspected",
@@ -50,10 +49,10 @@ pub(super) fn inspect_zip(bytes: &[u8], report: &mut ModelReport) {
         let read = (&mut entry)
             .take(cap.saturating_add(1))
             .read_to_end(&mut data);
-        budget = budget.saturating_sub(data.len() as u64);
+        report.budget.inflate = report.budget.inflate.saturating_sub(data.len() as u64);
         if data.len() as u64 > cap {
             report.problems.push(format!(
-                "{name}: inflates past {} MiB: not inspected",
+                "{name}: inflates past {} MiB (limit for a file of this staged size): not inspected",
                 cap >> 20
             ));
             continue;

@@ -1,8 +1,46 @@
 //! Caps on the work and memory one model file may cost; a cap that is hit is a problem
 //! reported to the user (and blocks: the file was not fully inspected).
 
-/// Opcodes walked per pickle stream (a 256 MiB pickle of small opcodes is ~100M).
+/// Opcodes walked per file (a 256 MiB pickle of small opcodes is ~100M).
 pub(super) const MAX_OPCODES: u64 = 200_000_000;
+/// Opcodes walked per file are also bounded by its staged size: a pickle walked twice (the
+/// C and joblib readings) costs at most 2 opcodes per byte, and real compressed pickles
+/// inflate a few times; a deflate bomb (1,000x) must not buy 1,000x the work.
+pub(super) const OPS_FLOOR: u64 = 4_000_000;
+pub(super) const OPS_PER_STAGED_BYTE: u64 = 16;
+/// Bytes inflated per file, bounded by the staged size too (same reason).
+pub(super) const INFLATE_FLOOR: u64 = 64 << 20;
+pub(super) const INFLATE_PER_STAGED_BYTE: u64 = 256;
+
+/// What one file may still cost: opcodes to walk and bytes to inflate.
+#[derive(Clone, Debug)]
+pub(super) struct Budget {
+    pub(super) ops: u64,
+    pub(super) inflate: u64,
+}
+
+impl Budget {
+    pub(super) fn for_staged(len: usize) -> Self {
+        let len = len as u64;
+        Budget {
+            ops: OPS_FLOOR
+                .saturating_add(len.saturating_mul(OPS_PER_STAGED_BYTE))
+                .min(MAX_OPCODES),
+            inflate: INFLATE_FLOOR
+                .max(len.saturating_mul(INFLATE_PER_STAGED_BYTE))
+                .min(MAX_ARCHIVE_INFLATED),
+        }
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            ops: MAX_OPCODES,
+            inflate: MAX_ARCHIVE_INFLATED,
+        }
+    }
+}
 /// Simulated stack depth and memo entries (each value is 24 bytes).
 pub(super) const MAX_STACK: usize = 4 << 20;
 pub(super) const MAX_MEMO: usize = 4 << 20;

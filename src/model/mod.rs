@@ -103,6 +103,8 @@ pub struct ModelReport {
     /// String operands of pickles (long enough to hold a credential), with where they sit:
     /// a pickled config or API client stores its keys as plain strings.
     pub strings: Vec<PickleString>,
+    /// What inspecting the rest of this file may still cost.
+    budget: Budget,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,6 +143,7 @@ pub fn inspect(bytes: &[u8]) -> Option<ModelReport> {
     let kind = sniff(bytes)?;
     let mut report = ModelReport {
         kind: Some(kind),
+        budget: Budget::for_staged(bytes.len()),
         ..ModelReport::default()
     };
     match kind {

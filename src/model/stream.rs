@@ -39,24 +39,29 @@ pub(super) fn inspect_pickle_file(bytes: &[u8], report: &mut ModelReport) {
         Some(Compression::Lz4) => report
             .problems
             .push("compressed joblib (lz4): not inspected".into()),
-        Some(c) => match inflate(bytes, c, MAX_INFLATED) {
-            Ok((data, _)) if data.len() as u64 > MAX_INFLATED => report.problems.push(format!(
-                "compressed pickle ({c:?}) inflates past {} MiB: not inspected",
-                MAX_INFLATED >> 20
-            )),
-            Ok((data, damage)) => {
-                if let Some(e) = damage {
-                    report.problems.push(format!(
-                        "compressed pickle ({c:?}) is damaged after {} bytes: {e}",
-                        data.len()
-                    ));
+        Some(c) => {
+            let cap = MAX_INFLATED.min(report.budget.inflate);
+            match inflate(bytes, c, cap) {
+                Ok((data, _)) if data.len() as u64 > cap => report.problems.push(format!(
+                    "compressed pickle ({c:?}) inflates past {} MiB (limit for a file of this \
+                     staged size): not inspected",
+                    cap >> 20
+                )),
+                Ok((data, damage)) => {
+                    if let Some(e) = damage {
+                        report.problems.push(format!(
+                            "compressed pickle ({c:?}) is damaged after {} bytes: {e}",
+                            data.len()
+                        ));
+                    }
+                    report.budget.inflate = report.budget.inflate.saturating_sub(data.len() as u64);
+                    inspect_stream(&data, None, report);
                 }
-                inspect_stream(&data, None, report);
+                Err(e) => report.problems.push(format!(
+                    "compressed pickle ({c:?}) could not be inflated: {e}"
+                )),
             }
-            Err(e) => report.problems.push(format!(
-                "compressed pickle ({c:?}) could not be inflated: {e}"
-            )),
-        },
+        }
     }
 }
 
@@ -67,14 +72,18 @@ pub(super) fn inspect_stream(data: &[u8], member: Option<&str>, report: &mut Mod
     let mut problems = Vec::new();
     let c_walk = {
         let mut w = Walk::new(data, Mode::C, &mut col);
+        w.max_ops = report.budget.ops;
         w.run();
+        report.budget.ops = report.budget.ops.saturating_sub(w.ops);
         (w.problems, w.omitted, w.wrapper_seen)
     };
     let (c_problems, c_omitted, wrapper_seen) = c_walk;
     let mut omitted = c_omitted;
     if wrapper_seen {
         let mut w = Walk::new(data, Mode::Joblib, &mut col);
+        w.max_ops = report.budget.ops;
         w.run();
+        report.budget.ops = report.budget.ops.saturating_sub(w.ops);
         // Past the first inline array, pickle.load reads array bytes as opcodes: its failures
         // there are artifacts (it would stop, having run only what was already reported).
         let cut = w.diverged_at.unwrap_or(usize::MAX);

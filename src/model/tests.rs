@@ -897,3 +897,26 @@ fn escalation_past_the_import_cap_is_listed() {
         r.imports.last()
     );
 }
+
+#[test]
+fn compressed_bomb_work_is_bounded_by_staged_size() {
+    // 10 MiB of NONE/POP pairs deflate to ~10 KB: walking all of it would cost 10M opcodes,
+    // over the budget a 10 KB file buys, so the walk stops and says why.
+    let mut body = vec![op::PROTO, 2];
+    body.extend(std::iter::repeat_n([op::NONE, op::POP], 5 << 20).flatten());
+    body.extend_from_slice(&[op::NONE, op::STOP]);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut z, &body).unwrap();
+    let staged = z.finish().unwrap();
+    assert!(Budget::for_staged(staged.len()).ops < 10 << 20);
+    let r = inspect(&staged).expect("a compressed pickle");
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains("limit for a file of this staged size")),
+        "{:?}",
+        r.problems
+    );
+    // Staged uncompressed, the same stream buys enough for both readings of every byte.
+    assert!(Budget::for_staged(body.len()).ops >= 2 * body.len() as u64);
+}

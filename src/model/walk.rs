@@ -99,6 +99,8 @@ pub(super) struct Walk<'a, 'c, 'm> {
     pub(super) calls: u32,
     /// Where the last top-level STOP ended, if one was reached.
     pub(super) stopped_at: Option<usize>,
+    /// Opcodes this walk may take (what is left of the file's budget).
+    pub(super) max_ops: u64,
 }
 
 impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
@@ -117,6 +119,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             diverged_at: None,
             calls: 0,
             stopped_at: None,
+            max_ops: MAX_OPCODES,
         }
     }
 
@@ -124,10 +127,16 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
     /// Returns false when the opcode budget ran out.
     pub(super) fn run(&mut self) -> bool {
         loop {
-            if self.ops >= MAX_OPCODES {
+            if self.ops >= self.max_ops {
                 if self.mode != Mode::Strict {
                     let at = self.offset();
-                    self.note(at, format!("stopped after {} opcodes (limit)", MAX_OPCODES));
+                    self.note(
+                        at,
+                        format!(
+                            "stopped after {} opcodes (limit for a file of this staged size)",
+                            self.max_ops
+                        ),
+                    );
                 }
                 return false;
             }

@@ -13,10 +13,16 @@ pub fn classify(module: &str, name: &str) -> Verdict {
     if reason(module, name).is_some() {
         return Verdict::Dangerous;
     }
+    let class_like = !name.contains('.') && name.starts_with(|c: char| c.is_ascii_uppercase());
     if SAFE.contains(&path.as_str())
         || (!name.contains('.') && SAFE_MODULES.contains(&module))
-        || is_torch_storage(module, name)
-        || (module == "torch" && TORCH_CONSTANTS.contains(&name))
+        || ((module == "torch" || module.starts_with("torch.")) && is_safe_torch(module, name))
+        || (class_like
+            && SAFE_CLASS_NAMESPACES
+                .iter()
+                .any(|ns| is_at_or_below(module, ns)))
+        || is_at_or_below(module, "__torch__")
+        || is_scipy_sparse_type(module, name)
     {
         return Verdict::Safe;
     }
@@ -27,11 +33,27 @@ pub fn classify(module: &str, name: &str) -> Verdict {
 pub fn reason(module: &str, name: &str) -> Option<&'static str> {
     let module = normalize_module(module);
     let path = format!("{module}.{name}");
-    if INERT_EXCEPTIONS.contains(&path.as_str()) {
+    // Exact, vetted paths inside a denied namespace ("deny the namespace, allow the known-safe
+    // functions"): `numpy.random._pickle.__randomstate_ctor`, `torch.jit._pickle.build_intlist`.
+    if INERT_EXCEPTIONS.contains(&path.as_str()) || SAFE.contains(&path.as_str()) {
         return None;
     }
     if let Some((_, why)) = DANGEROUS.iter().find(|(p, _)| is_at_or_below(&path, p)) {
         return Some(why);
+    }
+    if module == "torch" || module.starts_with("torch.") {
+        if !is_safe_torch(module, name) {
+            return Some(
+                "torch outside its tensor, module and dtype types: torch internals run code \
+                 (jit, fx, _dynamo, _inductor, hub, collect_env, config loaders)",
+            );
+        }
+        return None;
+    }
+    if DANGEROUS_COMPONENTS.contains(&name) || is_private_alias(name) {
+        return Some(
+            "a module attribute that is a dangerous module (`argparse._os`, `x.__builtins__`)",
+        );
     }
     // Pickle resolves dotted names attribute by attribute, so every component is reachable:
     // `joblib.numpy_pickle` + `os.system` is os.system (see fickling's GHSA-5j3x-jp52-966f).
@@ -39,13 +61,14 @@ pub fn reason(module: &str, name: &str) -> Option<&'static str> {
     if module
         .split('.')
         .skip(1)
-        .any(|c| DANGEROUS_COMPONENTS.contains(&c))
+        .any(|c| DANGEROUS_COMPONENTS.contains(&c) || is_private_alias(c))
     {
         return Some("reaches a dangerous module through a package attribute");
     }
     if name.contains('.')
         && name.split('.').any(|c| {
             DANGEROUS_COMPONENTS.contains(&c)
+                || is_private_alias(c)
                 || DANGEROUS_ATTRIBUTES.contains(&c)
                 || c.starts_with("__")
         })
@@ -154,6 +177,32 @@ pub(super) const DANGEROUS: &[(&str, &str)] = &[
         "nested torch.load of embedded bytes",
     ),
     ("torch.hub", "downloads and runs repository code"),
+    ("pandas.read_pickle", "nested unpickling of another file"),
+    ("pandas.io.pickle", "nested unpickling of another file"),
+    ("pandas.compat.pickle_compat", "nested unpickling"),
+    ("numpy.lib.npyio", "nested load of another file"),
+    ("numpy.lib._npyio_impl", "nested load of another file"),
+    (
+        "numpy.lib.format.read_array",
+        "reads arrays, with pickles when allowed",
+    ),
+    ("numpy.fromfile", "reads another file"),
+    ("numpy.loadtxt", "reads another file"),
+    ("numpy.genfromtxt", "reads another file"),
+    ("numpy.memmap", "maps another file into memory"),
+    (
+        "lib2to3",
+        "lib2to3's pgen and refactor helpers import and run code",
+    ),
+    ("_pyrepl", "the REPL runs code"),
+    ("rlcompleter", "completion evaluates expressions"),
+    ("code.interact", "starts an interpreter"),
+    ("cgi", "runs scripts"),
+    ("cgitb", "runs handlers"),
+    (
+        "sklearn.utils._testing",
+        "test helpers create files and run code",
+    ),
     (
         "torch.utils.cpp_extension",
         "compiles and loads native code",
@@ -374,6 +423,99 @@ pub(super) const SAFE: &[&str] = &[
     "torch.serialization._get_layout",
     "torch.storage.UntypedStorage",
     "torch.storage.TypedStorage",
+    "torch.return_types.max",
+    "torch.return_types.min",
+    "torch.return_types.topk",
+    "torch.return_types.sort",
+    // PyTorch 0.x full-model pickles: returns the backend object, runs nothing.
+    "torch.nn.backends.thnn._get_thnn_function_backend",
+    // TorchScript archives' own unpickler helpers (torch/jit/_pickle.py): rebuild lists.
+    "torch.jit._pickle.build_intlist",
+    "torch.jit._pickle.build_doublelist",
+    "torch.jit._pickle.build_boollist",
+    "torch.jit._pickle.build_tensorlist",
+    "torch.jit._pickle.build_tensor_from_id",
+    "torch.jit._pickle.restore_type_tag",
+    // The Python data model and standard data types.
+    "builtins.NotImplemented",
+    "builtins.Ellipsis",
+    "re._compile",
+    "datetime.datetime",
+    "datetime.date",
+    "datetime.time",
+    "datetime.timedelta",
+    "datetime.timezone",
+    "decimal.Decimal",
+    "fractions.Fraction",
+    // numpy generators.
+    "numpy.random._mt19937.MT19937",
+    "numpy.random._pcg64.PCG64",
+    "numpy.random._pcg64.PCG64DXSM",
+    "numpy.random._philox.Philox",
+    "numpy.random._sfc64.SFC64",
+    "numpy.random.mtrand.RandomState",
+    "numpy.random._generator.Generator",
+    "numpy.random.bit_generator.SeedSequence",
+    "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
+    // pandas' own unpickling helpers (DataFrame, Index, Timestamp, Categorical).
+    "pandas._libs.internals._unpickle_block",
+    "pandas.core.internals.blocks.new_block",
+    "pandas.core.indexes.base._new_Index",
+    "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+    "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
+    "pandas._libs.tslibs.nattype.__nat_unpickle",
+    "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
+    "pandas.core.arrays.categorical.Categorical",
+    // pandas 3 pickles its public names.
+    "pandas.DataFrame",
+    "pandas.Series",
+    "pandas.Index",
+    "pandas.RangeIndex",
+    "pandas.MultiIndex",
+    "pandas.CategoricalIndex",
+    "pandas.DatetimeIndex",
+    "pandas.TimedeltaIndex",
+    "pandas.PeriodIndex",
+    "pandas.IntervalIndex",
+    "pandas.Categorical",
+    "pandas.CategoricalDtype",
+    "pandas.StringDtype",
+    "pandas.DatetimeTZDtype",
+    "pandas.Timestamp",
+    "pandas.Timedelta",
+    "pandas.Period",
+    "pandas.Interval",
+    // scikit-learn's Cython types pickle through these.
+    "sklearn.tree._tree.Tree",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.neighbors._kd_tree.newObj",
+    "sklearn.neighbors._ball_tree.newObj",
+    "sklearn._loss._loss.__pyx_unpickle_CyHalfSquaredError",
+    "sklearn._loss._loss.__pyx_unpickle_CyHalfBinomialLoss",
+    "sklearn._loss._loss.__pyx_unpickle_CyHalfMultinomialLoss",
+];
+
+/// Namespaces whose undotted CamelCase names are classes that only hold state when
+/// unpickled (estimators, frames, sparse matrices, configs); functions there stay Unknown.
+pub(super) const SAFE_CLASS_NAMESPACES: &[&str] = &[
+    "sklearn",
+    "scipy.sparse",
+    "pandas.core",
+    "pandas._libs.tslibs",
+    "pandas.arrays",
+    "transformers.models",
+    "transformers.configuration_utils",
+    "transformers.generation.configuration_utils",
+    "tokenizers",
+    "numpy.dtypes",
+];
+
+/// Modules under torch whose undotted CamelCase names are state-only classes.
+pub(super) const TORCH_SAFE_MODULE_CLASSES: &[&str] = &[
+    "torch.nn.parameter",
+    "torch.nn.utils.rnn",
+    "torch.return_types",
 ];
 
 /// Allow-listed callables that return an instance of a class taken from their arguments
@@ -434,6 +576,17 @@ pub(super) const TORCH_CONSTANTS: &[&str] = &[
     "channels_last",
     "channels_last_3d",
     "preserve_format",
+    "per_tensor_affine",
+    "per_channel_affine",
+    "per_tensor_symmetric",
+    "per_channel_symmetric",
+    "per_channel_affine_float_qparams",
+    "Size",
+    "Tensor",
+    "device",
+    "dtype",
+    "layout",
+    "memory_format",
 ];
 
 /// Python 2 module names that CPython's unpickler maps to their Python 3 homes
@@ -462,6 +615,35 @@ pub(super) fn normalize_module(module: &str) -> &str {
 pub(super) fn is_at_or_below(path: &str, pattern: &str) -> bool {
     path.strip_prefix(pattern)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// scipy's sparse containers are lower case: `csr_matrix`, `coo_array`, `dia_matrix` …
+pub(super) fn is_scipy_sparse_type(module: &str, name: &str) -> bool {
+    is_at_or_below(module, "scipy.sparse")
+        && name.split_once('_').is_some_and(|(fmt, kind)| {
+            fmt.len() == 3
+                && fmt.bytes().all(|b| b.is_ascii_lowercase())
+                && matches!(kind, "matrix" | "array")
+        })
+}
+
+/// `_os`, `_sys`, `_subprocess`: the private names modules import dangerous modules under
+/// (`import os as _os` in argparse, random, tempfile …).
+pub(super) fn is_private_alias(c: &str) -> bool {
+    let bare = c.trim_start_matches('_');
+    bare.len() < c.len() && !bare.is_empty() && DANGEROUS_COMPONENTS.contains(&bare)
+}
+
+/// The torch names a checkpoint legitimately imports; every other torch path is Dangerous.
+pub(super) fn is_safe_torch(module: &str, name: &str) -> bool {
+    let class_like = !name.contains('.') && name.starts_with(|c: char| c.is_ascii_uppercase());
+    is_torch_storage(module, name)
+        || (module == "torch" && TORCH_CONSTANTS.contains(&name))
+        // Layers and containers of `torch.save(model)`; their classes only hold state.
+        || (class_like && (module == "torch.nn" || module.starts_with("torch.nn.modules.")))
+        || TORCH_SAFE_MODULE_CLASSES
+            .iter()
+            .any(|m| module == *m && class_like)
 }
 
 pub(super) fn is_torch_storage(module: &str, name: &str) -> bool {

@@ -79,14 +79,33 @@ pub(super) fn inspect_stream(data: &[u8], member: Option<&str>, report: &mut Mod
     };
     let (c_problems, c_omitted, wrapper_seen) = c_walk;
     let mut omitted = c_omitted;
+    let mut unlisted = col.unlisted;
+    let mut imports = std::mem::take(&mut col.imports);
+    let mut strings = std::mem::take(&mut col.strings);
     if wrapper_seen {
-        let mut w = Walk::new(data, Mode::Joblib, &mut col);
+        let mut jcol = Collector::new(member);
+        let mut w = Walk::new(data, Mode::Joblib, &mut jcol);
         w.max_ops = report.budget.ops;
         w.run();
         report.budget.ops = report.budget.ops.saturating_sub(w.ops);
         // Past the first inline array, pickle.load reads array bytes as opcodes: its failures
         // there are artifacts (it would stop, having run only what was already reported).
         let cut = w.diverged_at.unwrap_or(usize::MAX);
+        // The C walk notes errors and walks on, to see at least what CPython imports; in array
+        // bytes CPython stops at the first of them, so imports from it on are not CPython's
+        // (float bits read as STACK_GLOBAL gave an unresolvable `?.?` import, issue 16). When
+        // problems were omitted the first one past the cut is unknown: everything is kept.
+        let c_stop = if c_omitted == 0 {
+            c_problems
+                .iter()
+                .map(|p| p.offset)
+                .filter(|&o| o >= cut)
+                .min()
+                .unwrap_or(usize::MAX)
+        } else {
+            usize::MAX
+        };
+        imports.retain(|i| i.offset < c_stop as u64);
         problems.extend(c_problems.into_iter().filter(|p| p.offset < cut));
         if w.diverged_at.is_some() {
             omitted = 0;
@@ -100,6 +119,24 @@ pub(super) fn inspect_stream(data: &[u8], member: Option<&str>, report: &mut Mod
             }
         }
         omitted += w.omitted;
+        unlisted += jcol.unlisted;
+        for j in jcol.imports {
+            match imports
+                .iter_mut()
+                .find(|i| i.module == j.module && i.name == j.name)
+            {
+                Some(i) => {
+                    i.offset = i.offset.min(j.offset);
+                    i.verdict = i.verdict.max(j.verdict);
+                }
+                None => imports.push(j),
+            }
+        }
+        for s in jcol.strings {
+            if !strings.iter().any(|k| k.offset == s.offset) {
+                strings.push(s);
+            }
+        }
     } else {
         problems = c_problems;
     }
@@ -114,13 +151,12 @@ pub(super) fn inspect_stream(data: &[u8], member: Option<&str>, report: &mut Mod
             .problems
             .push(format!("{prefix}{omitted} more problems"));
     }
-    if col.unlisted > 0 {
+    if unlisted > 0 {
         report.problems.push(format!(
-            "{prefix}more than {MAX_IMPORTS} distinct imports (limit): {} later lookups of \
-             imports not known to be dangerous are not listed",
-            col.unlisted
+            "{prefix}more than {MAX_IMPORTS} distinct imports (limit): {unlisted} later \
+             lookups of imports not known to be dangerous are not listed"
         ));
     }
-    report.imports.extend(col.imports);
-    report.strings.extend(col.strings);
+    report.imports.extend(imports);
+    report.strings.extend(strings);
 }

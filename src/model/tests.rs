@@ -417,18 +417,14 @@ fn classification_table() {
         ("torch", "float32", Safe),
         ("torch", "load", Dangerous),
         ("torch.storage", "_load_from_bytes", Dangerous),
-        ("torch.nn.modules.linear", "Linear", Unknown),
+        ("torch.nn.modules.linear", "Linear", Safe),
         ("numpy.core.multiarray", "_reconstruct", Safe),
         ("numpy._core.multiarray", "scalar", Safe),
         ("numpy.dtypes", "Float64DType", Safe),
         ("numpy.testing._private.utils", "runstring", Dangerous),
         ("joblib.numpy_pickle", "NumpyArrayWrapper", Safe),
         ("joblib", "load", Dangerous),
-        (
-            "sklearn.linear_model._logistic",
-            "LogisticRegression",
-            Unknown,
-        ),
+        ("sklearn.linear_model._logistic", "LogisticRegression", Safe),
         ("operator", "attrgetter", Dangerous),
         ("operator", "add", Unknown),
         ("functools", "partial", Unknown),
@@ -451,6 +447,60 @@ fn classification_table() {
         ("osmium", "thing", Unknown),
         ("code", "interact", Dangerous),
         ("codecs", "lookup", Unknown),
+        // Issue 16: ordinary ML artefacts are not blocked.
+        ("numpy.random._pickle", "__randomstate_ctor", Safe),
+        ("numpy.random._pickle", "__bit_generator_ctor", Safe),
+        ("numpy.random._mt19937", "MT19937", Safe),
+        ("torch.jit._pickle", "build_intlist", Safe),
+        ("torch.jit._pickle", "restore_type_tag", Safe),
+        ("__torch__.torch.nn.modules.linear", "Linear", Safe),
+        ("pandas.core.frame", "DataFrame", Safe),
+        ("pandas._libs.internals", "_unpickle_block", Safe),
+        ("pandas.core.indexes.base", "_new_Index", Safe),
+        ("scipy.sparse._csr", "csr_matrix", Safe),
+        ("datetime", "datetime", Safe),
+        ("torch", "per_tensor_affine", Safe),
+        (
+            "transformers.models.bert.configuration_bert",
+            "BertConfig",
+            Safe,
+        ),
+        // Issue 16: import-list holes.
+        ("random", "__builtins__", Dangerous),
+        ("collections", "__builtins__.eval", Dangerous),
+        ("argparse", "_os", Dangerous),
+        ("random", "_os", Dangerous),
+        ("tempfile", "_os.system", Dangerous),
+        ("mypkg._sys", "modules", Dangerous),
+        ("torch.jit._pickle", "loads", Dangerous),
+        ("pandas", "read_pickle", Dangerous),
+        ("pandas.io.pickle", "read_pickle", Dangerous),
+        ("numpy.lib.npyio", "load", Dangerous),
+        ("torch", "load", Dangerous),
+        ("torch.utils.collect_env", "run", Dangerous),
+        ("torch._dynamo", "optimize", Dangerous),
+        ("torch.fx", "GraphModule", Dangerous),
+        (
+            "torch.fx.graph_module",
+            "_deserialize_graph_module",
+            Dangerous,
+        ),
+        ("torch.jit", "load", Dangerous),
+        ("torch._inductor.codecache", "PyCodeCache", Dangerous),
+        (
+            "torch.utils._config_module",
+            "ConfigModule.load_config",
+            Dangerous,
+        ),
+        ("torch._inductor.config", "load_config", Dangerous),
+        (
+            "torch.nn.modules.module",
+            "register_module_forward_hook",
+            Dangerous,
+        ),
+        ("lib2to3.pgen2.pgen", "generate_grammar", Dangerous),
+        ("_pyrepl.pager", "pipe_pager", Dangerous),
+        ("sklearn.utils._testing", "TempMemmap", Dangerous),
     ];
     for (m, n, want) in cases {
         assert_eq!(classify(m, n), want, "{m}.{n}");
@@ -745,9 +795,11 @@ fn fixtures_match_expected_json() {
         let report = inspect(&bytes).unwrap_or_default();
         let kind = report.kind.map(|k| format!("{k:?}"));
         assert_eq!(kind.as_deref(), want["kind"].as_str(), "{name}");
+        let all_safe = !want["safe_imports_not_compared"].as_bool().unwrap_or(false);
         let mut got: Vec<_> = report
             .imports
             .iter()
+            .filter(|i| all_safe || i.verdict != Safe)
             .map(|i| {
                 (
                     i.member.clone().unwrap_or_default(),
@@ -794,7 +846,12 @@ use crate::test_rng::Rng;
 #[test]
 fn fuzz_never_panics() {
     let mut rng = Rng(0x5eed_1eaf_6a7e_0001);
-    let mut seeds: Vec<Vec<u8>> = fixture_files().into_iter().map(|f| f.1).collect();
+    // Small seeds only: a mutated 140 KB import-cap pickle costs a debug build a second each.
+    let mut seeds: Vec<Vec<u8>> = fixture_files()
+        .into_iter()
+        .map(|f| f.1)
+        .filter(|b| b.len() < 16 << 10)
+        .collect();
     seeds.push(joblib_array(2, true, b"\x03\xff\xff\xffN.N.N.N.N.N.N.N."));
     seeds.push(b"cos\nsystem\n(S'echo hi'\ntR.".to_vec());
     seeds.push(p4(&[

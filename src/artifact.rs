@@ -109,6 +109,18 @@ pub fn large_binary_warning(subject: &Subject<'_>, size: u64) -> Option<Finding>
     ))
 }
 
+/// A model finding's fingerprint: rule, file, archive member and import, never the offset
+/// (which moves whenever the file changes). The path is part of it so that accepting one
+/// model (baseline, allow) cannot let a new file with the same import through.
+fn scoped_fingerprint(id: &str, path: &[u8], member: Option<&str>, imp: &model::Import) -> String {
+    let mut key = path.to_vec();
+    key.push(0);
+    key.extend_from_slice(member.unwrap_or("").as_bytes());
+    key.push(0);
+    key.extend_from_slice(format!("{}.{}", imp.module, imp.name).as_bytes());
+    fingerprint(id, &key)
+}
+
 /// Inspect `bytes` as a model artifact; None when it is not one (the caller goes on as usual).
 pub fn scan(subject: &Subject<'_>, bytes: &[u8]) -> Option<ModelScan> {
     let report = model::inspect(bytes)?;
@@ -125,21 +137,35 @@ pub fn scan(subject: &Subject<'_>, bytes: &[u8]) -> Option<ModelScan> {
             member: imp.member.clone(),
             ..base.clone()
         };
-        let detail = format!("{}.{} (pickle offset {})", imp.module, imp.name, imp.offset);
+        let why = match imp.verdict {
+            Verdict::Dangerous => match model::reason(&imp.module, &imp.name) {
+                Some(r) => r.to_string(),
+                None if imp.module == "?" => "an import whose module and name are computed at \
+                     load time, so what it runs cannot be known without running it"
+                    .to_string(),
+                None => {
+                    "used in a way only an attack uses (state set on an imported class)".to_string()
+                }
+            },
+            _ => "not on the known-safe list of ML data types".to_string(),
+        };
+        let detail = format!(
+            "{}.{} (pickle offset {}): {why}",
+            imp.module, imp.name, imp.offset
+        );
         let mut f = note_finding(id, severity, loc, detail);
-        // One fingerprint per imported callable: the offset changes whenever the file does.
-        f.fingerprint = fingerprint(id, format!("{}.{}", imp.module, imp.name).as_bytes());
+        f.fingerprint = scoped_fingerprint(id, subject.path, imp.member.as_deref(), imp);
         out.findings.push(f);
     }
     // Fail closed: a model file whose imports could not all be checked may hide one that runs
     // code, so it blocks like a dangerous import (the reason says what stopped the check).
     for problem in &report.problems {
-        out.findings.push(note_finding(
-            UNREADABLE,
-            Severity::Error,
-            base.clone(),
-            problem.clone(),
-        ));
+        let mut f = note_finding(UNREADABLE, Severity::Error, base.clone(), problem.clone());
+        let mut key = subject.path.to_vec();
+        key.push(0);
+        key.extend_from_slice(problem.as_bytes());
+        f.fingerprint = fingerprint(UNREADABLE, &key);
+        out.findings.push(f);
     }
     for (key, value) in report.metadata {
         let loc = Location {

@@ -310,9 +310,22 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
     let warnings = report.findings.len() - blocking;
     let listed = report.max_listed.unwrap_or(usize::MAX);
 
+    // Model-file findings are imports and unreadable files, not secrets: say so, and never
+    // suggest `leakgate:allow` on a line of a binary file.
+    let only_models = blocking > 0
+        && report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .all(|f| crate::model::rules::is_model_rule(&f.rule));
     if blocking > 0 {
+        let what = if only_models {
+            "model-file problem"
+        } else {
+            "secret"
+        };
         let head = format!(
-            "leakgate: {blocking} secret{} found in {} — blocked",
+            "leakgate: {blocking} {what}{} found in {} — blocked",
             plural(blocking),
             report.scope
         );
@@ -373,7 +386,9 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
         if any_notebook {
             let _ = writeln!(out, "  [notebooks]\n    Clear outputs before committing: `jupyter nbconvert --clear-output --inplace NOTEBOOK.ipynb`,\n    or install nbstripout as a git filter (`nbstripout --install`) so outputs never reach the index.");
         }
-        if blocking > 0 {
+        if only_models {
+            let _ = writeln!(out, "  [then]\n    Unstage the file (`git restore --staged <path>`) and do not load it. Checked it\n    yourself and trust it? List its path under `[allow] paths` in .leakgate.toml.");
+        } else if blocking > 0 {
             let _ = writeln!(out, "  [then]\n{}", then_advice(report.subject));
         }
         let _ = writeln!(out);

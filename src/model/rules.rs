@@ -13,7 +13,7 @@ pub const NOT_LFS: &str = "model-not-in-lfs";
 pub const RULES: &[(&str, &str, &str)] = &[
     (
         DANGEROUS,
-        "Pickle imports a callable that can run code on load",
+        "Dangerous import in a model file: loading it runs code",
         "Loading this file executes the imported callable (pickle's GLOBAL/STACK_GLOBAL + REDUCE):\n\
          do not commit it and do not load it. Do not commit pickles from untrusted sources; convert\n\
          weights to safetensors (`safetensors.torch.save_file`) and load with `weights_only=True`.\n\
@@ -22,14 +22,14 @@ pub const RULES: &[(&str, &str, &str)] = &[
     ),
     (
         UNKNOWN,
-        "Pickle imports a callable outside the known-safe ML types",
+        "Unknown import in a model file (outside the known-safe ML types)",
         "The pickle imports something that is neither a known tensor/array type nor a known\n\
          dangerous callable. Review the import; prefer safetensors, which cannot carry code.\n\
          Set `[models] block_unknown_imports = true` in .leakgate.toml to make this blocking.",
     ),
     (
         UNREADABLE,
-        "Model file could not be fully inspected",
+        "Model file could not be fully inspected: blocked until it can be",
         "The file looks like a model artifact, but part of it could not be read (malformed,\n\
          truncated, encrypted, an unsupported compression, or a size/work limit was hit), so what\n\
          loading it would run is not known: it is blocked like a dangerous import. Regenerate or\n\
@@ -55,4 +55,9 @@ pub fn title(id: &str) -> &'static str {
         .iter()
         .find(|(i, _, _)| *i == id)
         .map_or("", |(_, t, _)| *t)
+}
+
+/// Whether `id` is a model-file rule (its findings are imports and file states, not secrets).
+pub fn is_model_rule(id: &str) -> bool {
+    RULES.iter().any(|(i, _, _)| *i == id)
 }

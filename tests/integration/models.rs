@@ -222,3 +222,39 @@ fn model_file_that_cannot_be_fully_read_blocks() {
     let run = r.leakgate(&["check-staged"]);
     run.code(1).stderr_has("model-unreadable");
 }
+
+#[test]
+fn accepting_one_model_in_the_baseline_does_not_accept_a_new_file_with_the_same_import() {
+    // Regression (issue 16): the fingerprint was rule + import only, so a baselined model let
+    // any new file importing posix.system through.
+    let r = TestRepo::new();
+    r.stage("legacy/model.pkl", model("os_system.pkl"));
+    r.commit("an old model, reviewed");
+    r.leakgate(&["baseline", "create"]).code(0);
+    r.stage("legacy/model.pkl", model("os_system_p4.pkl"));
+    let v = r.check_json(0);
+    assert_eq!(v["suppressed"]["baseline"], 1, "{v:#}");
+    r.stage("new/evil.pkl", model("os_system.pkl"));
+    let v = r.check_json(1);
+    let d = by_rule(&v, "pickle-dangerous-import");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(d[0]["path"], "new/evil.pkl");
+}
+
+#[test]
+fn model_findings_say_what_they_are_and_never_suggest_an_inline_allow() {
+    let r = TestRepo::new();
+    r.stage("weights.pkl", model("os_system.pkl"));
+    let run = r.leakgate(&["check-staged"]);
+    run.code(1)
+        .stderr_has("1 model-file problem found")
+        .stderr_has("Dangerous import in a model file")
+        .stderr_has("the POSIX implementation of os")
+        .stderr_has("[allow] paths")
+        .output_lacks("leakgate:allow")
+        .output_lacks("secret found");
+    let v = r.check_json(1);
+    let f = &by_rule(&v, "pickle-dangerous-import")[0];
+    assert!(f["title"].as_str().unwrap().contains("model file"), "{f:#}");
+    assert!(f["detail"].as_str().unwrap().contains("POSIX"), "{f:#}");
+}

@@ -26,6 +26,7 @@ mod archive;
 mod compress;
 mod gguf;
 mod limits;
+mod numpy;
 mod op;
 mod policy;
 pub mod rules;
@@ -45,6 +46,7 @@ use archive::*;
 use compress::*;
 use gguf::*;
 use limits::*;
+use numpy::*;
 use policy::*;
 pub use policy::{classify, reason};
 pub use rules::{remediation, RULES};
@@ -64,6 +66,8 @@ pub enum ModelKind {
     Safetensors,
     /// A GGUF file (llama.cpp): typed key/value metadata, then tensors.
     Gguf,
+    /// A numpy `.npy` array; object arrays hold a pickle. (`.npz` files are zips: TorchZip.)
+    Numpy,
 }
 
 /// How worrying one import is. Ordered so that `max` gives the worst.
@@ -129,6 +133,9 @@ pub fn sniff(bytes: &[u8]) -> Option<ModelKind> {
     if bytes.starts_with(ZIP_MAGIC) {
         return sniff_zip(bytes);
     }
+    if bytes.starts_with(NPY_MAGIC) {
+        return Some(ModelKind::Numpy);
+    }
     if is_safetensors(bytes) {
         return Some(ModelKind::Safetensors);
     }
@@ -151,6 +158,7 @@ pub fn inspect(bytes: &[u8]) -> Option<ModelReport> {
         ModelKind::TorchZip => inspect_zip(bytes, &mut report),
         ModelKind::Safetensors => inspect_safetensors(bytes, &mut report),
         ModelKind::Gguf => inspect_gguf(bytes, &mut report),
+        ModelKind::Numpy => inspect_npy(bytes, None, &mut report),
     }
     Some(report)
 }

@@ -12,14 +12,12 @@ pub(super) enum Compression {
     Lz4,
 }
 
-/// A zlib/gzip stream whose first inflated bytes start a pickle, or an lz4 frame (which cannot
-/// be looked into without an lz4 decoder). bz2/xz/lzma streams are not claimed: without
-/// looking inside they are ordinary archives.
+/// A zlib, gzip or lz4 stream whose first inflated bytes start a pickle (anything else
+/// compressed is an ordinary archive, not a model).
 pub(super) fn compression(bytes: &[u8]) -> Option<Compression> {
-    if bytes.starts_with(b"\x04\x22\x4d\x18") {
-        return Some(Compression::Lz4);
-    }
-    let c = if bytes.starts_with(b"\x1f\x8b\x08") {
+    let c = if bytes.starts_with(b"\x04\x22\x4d\x18") {
+        Compression::Lz4
+    } else if bytes.starts_with(b"\x1f\x8b\x08") {
         Compression::Gzip
     } else if is_zlib_header(bytes) {
         Compression::Zlib
@@ -57,7 +55,10 @@ pub(super) fn inflate(
         Compression::Gzip => flate2::bufread::MultiGzDecoder::new(bytes)
             .take(take)
             .read_to_end(&mut out),
-        Compression::Lz4 => return Err("lz4 is not inflated here".into()),
+        // joblib writes LZ4 frames (`lz4.frame`), possibly several in a row.
+        Compression::Lz4 => lz4_flex::frame::FrameDecoder::new(bytes)
+            .take(take)
+            .read_to_end(&mut out),
     };
     match read {
         Ok(_) => Ok((out, None)),

@@ -36,9 +36,6 @@ pub(super) fn sniff_text_pickle(bytes: &[u8]) -> bool {
 pub(super) fn inspect_pickle_file(bytes: &[u8], report: &mut ModelReport) {
     match compression(bytes) {
         None => inspect_stream(bytes, None, report),
-        Some(Compression::Lz4) => report
-            .problems
-            .push("compressed joblib (lz4): not inspected".into()),
         Some(c) => {
             let cap = MAX_INFLATED.min(report.budget.inflate);
             match inflate(bytes, c, cap) {

@@ -339,9 +339,9 @@ fn sniff_by_content() {
             None,
         ),
         (
-            "lz4 frame (joblib lz4)",
+            "lz4-looking, does not decode",
             b"\x04\x22\x4d\x18\x64\x40",
-            Some(ModelKind::Pickle),
+            None,
         ),
         ("gguf magic", b"GGUF\x03\x00\x00\x00", Some(ModelKind::Gguf)),
         ("gguf magic, bad version", b"GGUF\x09\x00\x00\x00", None),

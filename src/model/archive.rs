@@ -132,7 +132,9 @@ pub(super) fn inspect_zip(bytes: &[u8], report: &mut ModelReport) {
             }
         }
         match kind {
-            Member::Pickle => inspect_stream(&data, Some(&name), report),
+            Member::Pickle => {
+                inspect_stream(&data, Some(&name), report);
+            }
             Member::Npy => inspect_npy(&data, Some(&name), report),
             Member::Text => {
                 if let Ok(text) = String::from_utf8(data) {

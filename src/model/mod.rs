@@ -156,8 +156,18 @@ pub fn inspect(bytes: &[u8]) -> Option<ModelReport> {
     match kind {
         ModelKind::Pickle => inspect_pickle_file(bytes, &mut report),
         ModelKind::TorchZip => inspect_zip(bytes, &mut report),
-        ModelKind::Safetensors => inspect_safetensors(bytes, &mut report),
-        ModelKind::Gguf => inspect_gguf(bytes, &mut report),
+        // A file can read as both: the magic decides what leakgate calls it, but pickle.load
+        // on it would still run what its bytes say (a GGUF header is a valid BINFLOAT).
+        ModelKind::Safetensors | ModelKind::Gguf => {
+            if kind == ModelKind::Gguf {
+                inspect_gguf(bytes, &mut report);
+            } else {
+                inspect_safetensors(bytes, &mut report);
+            }
+            if sniff_text_pickle(bytes) {
+                inspect_pickles(bytes, &mut report);
+            }
+        }
         ModelKind::Numpy => inspect_npy(bytes, None, &mut report),
     }
     Some(report)

@@ -33,9 +33,48 @@ pub(super) fn sniff_text_pickle(bytes: &[u8]) -> bool {
             .is_some_and(|end| bytes.get(end..).unwrap_or(&[]).trim_ascii().is_empty())
 }
 
+/// Most pickles walked one after another in one file; a file is not a million pickles.
+const MAX_PICKLES_IN_A_ROW: usize = 1024;
+
+/// Walk the pickles of an uncompressed stream one after another, as repeated `pickle.load`
+/// calls on one file do (legacy `torch.load` reads five): a protocol 0/1 pickle after a
+/// protocol 2+ one, or a zip appended after a pickle, is walked too.
+pub(super) fn inspect_pickles(data: &[u8], report: &mut ModelReport) {
+    let mut start = 0usize;
+    for _ in 0..MAX_PICKLES_IN_A_ROW {
+        let Some(rest) = data.get(start..) else {
+            return;
+        };
+        let (imports, strings) = (report.imports.len(), report.strings.len());
+        let end = inspect_stream(rest, None, report);
+        // Offsets are in the file, not in this pickle.
+        for i in &mut report.imports[imports..] {
+            i.offset += start as u64;
+        }
+        for s in &mut report.strings[strings..] {
+            s.offset += start as u64;
+        }
+        let Some(end) = end.filter(|&e| e > 0) else {
+            return;
+        };
+        start += end;
+        let next = data.get(start..).unwrap_or(&[]);
+        if next.starts_with(ZIP_MAGIC) {
+            inspect_zip(next, report);
+            return;
+        }
+        if next.trim_ascii().is_empty() || !sniff_pickle(next) {
+            return;
+        }
+    }
+    report.problems.push(format!(
+        "more than {MAX_PICKLES_IN_A_ROW} pickles in a row (limit): the rest is not inspected"
+    ));
+}
+
 pub(super) fn inspect_pickle_file(bytes: &[u8], report: &mut ModelReport) {
     match compression(bytes) {
-        None => inspect_stream(bytes, None, report),
+        None => inspect_pickles(bytes, report),
         Some(c) => {
             let cap = MAX_INFLATED.min(report.budget.inflate);
             match inflate(bytes, c, cap) {
@@ -52,7 +91,7 @@ pub(super) fn inspect_pickle_file(bytes: &[u8], report: &mut ModelReport) {
                         ));
                     }
                     report.budget.inflate = report.budget.inflate.saturating_sub(data.len() as u64);
-                    inspect_stream(&data, None, report);
+                    inspect_pickles(&data, report);
                 }
                 Err(e) => report.problems.push(format!(
                     "compressed pickle ({c:?}) could not be inflated: {e}"
@@ -64,7 +103,13 @@ pub(super) fn inspect_pickle_file(bytes: &[u8], report: &mut ModelReport) {
 
 /// Walk one pickle stream as `pickle.load` would and, when it holds joblib arrays, as
 /// `joblib.load` would too; report the union of what either imports.
-pub(super) fn inspect_stream(data: &[u8], member: Option<&str>, report: &mut ModelReport) {
+///
+/// Returns where the last pickle walked ended (None when no STOP was reached).
+pub(super) fn inspect_stream(
+    data: &[u8],
+    member: Option<&str>,
+    report: &mut ModelReport,
+) -> Option<usize> {
     let mut col = Collector::new(member);
     let mut problems = Vec::new();
     let c_walk = {
@@ -72,9 +117,9 @@ pub(super) fn inspect_stream(data: &[u8], member: Option<&str>, report: &mut Mod
         w.max_ops = report.budget.ops;
         w.run();
         report.budget.ops = report.budget.ops.saturating_sub(w.ops);
-        (w.problems, w.omitted, w.wrapper_seen)
+        (w.problems, w.omitted, w.wrapper_seen, w.stopped_at)
     };
-    let (c_problems, c_omitted, wrapper_seen) = c_walk;
+    let (c_problems, c_omitted, wrapper_seen, mut stopped_at) = c_walk;
     let mut omitted = c_omitted;
     let mut unlisted = col.unlisted;
     let mut imports = std::mem::take(&mut col.imports);
@@ -85,6 +130,7 @@ pub(super) fn inspect_stream(data: &[u8], member: Option<&str>, report: &mut Mod
         w.max_ops = report.budget.ops;
         w.run();
         report.budget.ops = report.budget.ops.saturating_sub(w.ops);
+        stopped_at = w.stopped_at;
         // Past the first inline array, pickle.load reads array bytes as opcodes: its failures
         // there are artifacts (it would stop, having run only what was already reported).
         let cut = w.diverged_at.unwrap_or(usize::MAX);
@@ -156,4 +202,5 @@ pub(super) fn inspect_stream(data: &[u8], member: Option<&str>, report: &mut Mod
     }
     report.imports.extend(imports);
     report.strings.extend(strings);
+    stopped_at
 }

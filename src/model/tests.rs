@@ -373,9 +373,22 @@ fn truncation_at_every_offset_never_panics() {
         ]),
         b"ccopy_reg\n_reconstructor\n(c__builtin__\nobject\nNtRp0\n(dp1\nS'a'\nL12L\nsb.".to_vec(),
     ];
+    // Files of several pickles: a cut just after the first one leaves a complete pickle and a
+    // stub that cannot run anything (CPython fails before any call), so no problem is due.
+    let several = ["p2_then_p0.pkl", "pickle_then_zip.pkl"];
+    let mut only_no_panic = Vec::new();
     for f in fixture_files() {
         if f.1.len() < 4096 {
-            samples.push(f.1);
+            if several.contains(&f.0.as_str()) {
+                only_no_panic.push(f.1);
+            } else {
+                samples.push(f.1);
+            }
+        }
+    }
+    for full in &only_no_panic {
+        for cut in 0..full.len() {
+            inspect(&full[..cut]);
         }
     }
     for full in samples {

@@ -64,3 +64,5 @@ pub(super) const MAX_GGUF_ARRAY_STRINGS: u64 = 1024;
 pub(super) const MAX_SAFETENSORS_HEADER: u64 = 100_000_000;
 
 pub(super) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+/// `bytes` operands longer than this are data (arrays), not credentials.
+pub(super) const MAX_KEPT_BYTES_STRING: usize = 4096;

@@ -205,7 +205,9 @@ pub(super) struct Collector<'m> {
     pub(super) strings: Vec<PickleString>,
     pub(super) string_bytes: usize,
     /// Offsets already kept: the joblib walk revisits what the C walk saw.
-    pub(super) string_offsets: HashSet<usize>,
+    pub(super) string_offsets: HashMap<usize, usize>,
+    /// Value offsets of dict pairs already kept (`key: "value"`).
+    pub(super) pair_offsets: HashSet<usize>,
     /// Lookups of Safe or Unknown imports past MAX_IMPORTS, which are not listed.
     pub(super) unlisted: u64,
 }
@@ -221,18 +223,49 @@ impl<'m> Collector<'m> {
             index: HashMap::new(),
             strings: Vec::new(),
             string_bytes: 0,
-            string_offsets: HashSet::new(),
+            string_offsets: HashMap::new(),
             unlisted: 0,
+            pair_offsets: HashSet::new(),
         }
+    }
+
+    /// Keep a dict pair as one string, in place of its value's own entry when that was kept
+    /// (one finding per secret, with the key that gives it context).
+    pub(super) fn keep_pair(&mut self, value_offset: usize, text: String) {
+        if !self.pair_offsets.insert(value_offset) {
+            return;
+        }
+        if let Some(&i) = self.string_offsets.get(&value_offset) {
+            if let Some(s) = self.strings.get_mut(i) {
+                if self.string_bytes + text.len() <= MAX_KEPT_STRING_BYTES {
+                    self.string_bytes = self.string_bytes + text.len() - s.text.len();
+                    s.text = text;
+                }
+                return;
+            }
+        }
+        if self.strings.len() >= MAX_KEPT_STRINGS
+            || self.string_bytes + text.len() > MAX_KEPT_STRING_BYTES
+        {
+            return;
+        }
+        self.string_offsets.insert(value_offset, self.strings.len());
+        self.string_bytes += text.len();
+        self.strings.push(PickleString {
+            member: self.member.map(str::to_owned),
+            offset: value_offset as u64,
+            text,
+        });
     }
 
     pub(super) fn keep_string(&mut self, offset: usize, text: String) {
         if self.strings.len() >= MAX_KEPT_STRINGS
             || self.string_bytes + text.len() > MAX_KEPT_STRING_BYTES
-            || !self.string_offsets.insert(offset)
+            || self.string_offsets.contains_key(&offset)
         {
             return;
         }
+        self.string_offsets.insert(offset, self.strings.len());
         self.string_bytes += text.len();
         self.strings.push(PickleString {
             member: self.member.map(str::to_owned),

@@ -266,6 +266,40 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
         self.push(at, v)
     }
 
+    /// Keep `key: value` for each string pair of a dict, so a pickled config's
+    /// `{"password": "…"}` is scanned with its key (the value alone has no context).
+    pub(super) fn keep_pairs(&mut self, items: &[Val]) {
+        if self.mode == Mode::Strict {
+            return;
+        }
+        for pair in items.chunks_exact(2) {
+            let (Val::Text(vs), Some(k), Some(v)) =
+                (&pair[1], self.text(&pair[0]), self.text(&pair[1]))
+            else {
+                continue;
+            };
+            if v.len() >= MIN_KEPT_STRING && k.len() <= MAX_OPERAND {
+                self.col.keep_pair(vs.start, format!("{k}: \"{v}\""));
+            }
+        }
+    }
+
+    /// Keep a `bytes` operand that reads as text for the credential scan (a token pickled as
+    /// bytes is still a token). Array data (binary, or longer than any credential needs) is not.
+    pub(super) fn keep_bytes(&mut self, start: usize, len: usize) {
+        if self.mode == Mode::Strict || !(MIN_KEPT_STRING..=MAX_KEPT_BYTES_STRING).contains(&len) {
+            return;
+        }
+        let Some(raw) = self.data.get(start..start + len) else {
+            return;
+        };
+        if let Ok(text) = std::str::from_utf8(raw) {
+            if !text.contains('\0') {
+                self.col.keep_string(start, text.to_owned());
+            }
+        }
+    }
+
     /// A newline-terminated argument, without the newline.
     pub(super) fn line(&mut self) -> Result<&'a [u8], Halt> {
         let (start, limit) = match &self.ctx.frame {
@@ -602,17 +636,20 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             }
             op::BINBYTES => {
                 let n = u32::from_le_bytes(self.read_n()?);
-                self.take_len(n.into())?;
+                let (start, len) = self.take_len(n.into())?;
+                self.keep_bytes(start, len);
                 self.push(at, Val::Other)?;
             }
             op::SHORT_BINBYTES => {
                 let [n] = self.read_n()?;
-                self.take_len(n.into())?;
+                let (start, len) = self.take_len(n.into())?;
+                self.keep_bytes(start, len);
                 self.push(at, Val::Other)?;
             }
             op::BINBYTES8 | op::BYTEARRAY8 => {
                 let n = u64::from_le_bytes(self.read_n()?);
-                self.take_len(n)?;
+                let (start, len) = self.take_len(n)?;
+                self.keep_bytes(start, len);
                 self.push(at, Val::Other)?;
             }
             op::NEXT_BUFFER => self.push(at, Val::Other)?,
@@ -671,13 +708,13 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
                 self.push(at, v)?;
             }
             op::DICT => {
+                let items = self.pop_mark(at)?;
+                self.keep_pairs(&items);
                 let v = if self.rich() {
                     let d = Val::Dict(Rc::default());
-                    let items = self.pop_mark(at)?;
                     self.set_items(&d, items);
                     d
                 } else {
-                    self.drop_to_mark(at)?;
                     Val::Other
                 };
                 self.push(at, v)?;
@@ -686,16 +723,16 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
                 let v = self.pop(at)?;
                 let k = self.pop(at)?;
                 let d = self.top(at)?;
-                self.set_items(&d, vec![k, v]);
+                let items = vec![k, v];
+                self.keep_pairs(&items);
+                self.set_items(&d, items);
             }
             op::SETITEMS => {
+                let items = self.pop_mark(at)?;
+                self.keep_pairs(&items);
+                let d = self.top(at)?;
                 if self.rich() {
-                    let items = self.pop_mark(at)?;
-                    let d = self.top(at)?;
                     self.set_items(&d, items);
-                } else {
-                    self.drop_to_mark(at)?;
-                    self.top(at)?;
                 }
             }
             op::GET => {

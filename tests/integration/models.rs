@@ -260,3 +260,44 @@ fn model_findings_say_what_they_are_and_never_suggest_an_inline_allow() {
     assert!(f["title"].as_str().unwrap().contains("model file"), "{f:#}");
     assert!(f["detail"].as_str().unwrap().contains("POSIX"), "{f:#}");
 }
+
+/// Protocol 2 pickle of a one-entry dict, built opcode by opcode (never unpickled).
+fn pickled_pair(key: &str, value: &[u8], value_op: u8) -> Vec<u8> {
+    let mut p = vec![0x80, 0x02, b'}', b'q', 0x00, b'X'];
+    p.extend((key.len() as u32).to_le_bytes());
+    p.extend(key.as_bytes());
+    p.push(value_op);
+    p.extend((value.len() as u32).to_le_bytes());
+    p.extend(value);
+    p.extend(b"s.");
+    p
+}
+
+#[test]
+fn pickled_config_password_is_found_with_its_key() {
+    // The value alone is a random string no specific rule knows: only `key: "value"` is a
+    // hard-coded secret (issue 16).
+    let r = TestRepo::new();
+    r.stage(
+        "cache/settings.pkl",
+        pickled_pair("db_password", b"Wq7vLz2pXk9rTb4m", b'X'),
+    );
+    let v = r.check_json(1);
+    let f = by_rule(&v, "generic-secret-assignment");
+    assert_eq!(f.len(), 1, "{v:#}");
+    assert!(
+        f[0]["member"].as_str().unwrap().contains("pickle string"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn token_pickled_as_bytes_is_found() {
+    let r = TestRepo::new();
+    r.stage(
+        "cache/client.pkl",
+        pickled_pair("blob", HF_A.as_bytes(), b'B'),
+    );
+    let v = r.check_json(1);
+    assert_eq!(by_rule(&v, "huggingface-token").len(), 1, "{v:#}");
+}

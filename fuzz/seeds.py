@@ -97,6 +97,9 @@ SEEDS = {
         "model_pickle_then_zip": b"\x01" + (MODELS / "pickle_then_zip.pkl").read_bytes(),
         "model_gguf_pickle": b"\x01" + (MODELS / "gguf_magic_pickle.gguf").read_bytes(),
         "model_sklearn_pandas": b"\x01" + (MODELS / "sklearn_pandas.joblib").read_bytes(),
+        "model_legacy_tar": b"\x01" + (MODELS / "legacy_tar_malicious.pt").read_bytes(),
+        "model_joblib_xz": b"\x01" + (MODELS / "subprocess_xz.joblib").read_bytes(),
+        "model_joblib_bz2": b"\x01" + (MODELS / "compressed_bz2.joblib").read_bytes(),
     },
 }
 

@@ -32,6 +32,7 @@ mod policy;
 pub mod rules;
 mod safetensors;
 mod stream;
+mod tar;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -52,6 +53,7 @@ pub use policy::{classify, reason};
 pub use rules::{remediation, RULES};
 use safetensors::*;
 use stream::*;
+use tar::*;
 use value::*;
 use walk::*;
 
@@ -66,6 +68,8 @@ pub enum ModelKind {
     Safetensors,
     /// A GGUF file (llama.cpp): typed key/value metadata, then tensors.
     Gguf,
+    /// The legacy `torch.save` tar layout: members that start with pickles.
+    TorchTar,
     /// A numpy `.npy` array; object arrays hold a pickle. (`.npz` files are zips: TorchZip.)
     Numpy,
 }
@@ -136,6 +140,9 @@ pub fn sniff(bytes: &[u8]) -> Option<ModelKind> {
     if bytes.starts_with(NPY_MAGIC) {
         return Some(ModelKind::Numpy);
     }
+    if is_tar(bytes) && sniff_tar(bytes) {
+        return Some(ModelKind::TorchTar);
+    }
     if is_safetensors(bytes) {
         return Some(ModelKind::Safetensors);
     }
@@ -169,6 +176,7 @@ pub fn inspect(bytes: &[u8]) -> Option<ModelReport> {
             }
         }
         ModelKind::Numpy => inspect_npy(bytes, None, &mut report),
+        ModelKind::TorchTar => inspect_tar(bytes, &mut report),
     }
     Some(report)
 }

@@ -356,9 +356,22 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
     let warnings = report.findings.len() - blocking;
     let listed = report.max_listed.unwrap_or(usize::MAX);
 
+    // Model-file findings are imports and unreadable files, not secrets: say so, and never
+    // suggest `leakgate:allow` on a line of a binary file.
+    let only_models = blocking > 0
+        && report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .all(|f| crate::model::rules::is_model_rule(&f.rule));
     if blocking > 0 {
+        let what = if only_models {
+            "model-file problem"
+        } else {
+            "secret"
+        };
         let head = format!(
-            "leakgate: {blocking} secret{} found in {} — blocked",
+            "leakgate: {blocking} {what}{} found in {} — blocked",
             plural(blocking),
             report.scope
         );
@@ -403,7 +416,7 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
             let text = catalog
                 .get(&f.rule)
                 .map(|r| r.spec.remediation.as_str())
-                .or_else(|| crate::artifact::remediation(&f.rule))
+                .or_else(|| crate::model::remediation(&f.rule))
                 .unwrap_or("");
             remediations.push((&f.rule, text));
         }
@@ -420,7 +433,9 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
         if any_notebook {
             let _ = writeln!(out, "  [notebooks]\n    Clear outputs before committing: `jupyter nbconvert --clear-output --inplace NOTEBOOK.ipynb`,\n    or install nbstripout as a git filter (`nbstripout --install`) so outputs never reach the index.");
         }
-        if blocking > 0 {
+        if only_models {
+            let _ = writeln!(out, "  [then]\n    Unstage the file (`git restore --staged <path>`) and do not load it. Checked it\n    yourself and trust it? List its path under `[allow] paths` in .leakgate.toml.");
+        } else if blocking > 0 {
             let _ = writeln!(out, "  [then]\n{}", then_advice(report.subject));
         }
         let _ = writeln!(out);
@@ -514,7 +529,7 @@ fn finding_json(f: &Finding, catalog: &Catalog, show_secrets: bool) -> serde_jso
     let remediation = catalog
         .get(&f.rule)
         .map(|r| r.spec.remediation.trim().to_string())
-        .or_else(|| crate::artifact::remediation(&f.rule).map(str::to_string))
+        .or_else(|| crate::model::remediation(&f.rule).map(str::to_string))
         .unwrap_or_default();
     let mut v = json!({
         "rule": f.rule,
@@ -624,7 +639,7 @@ pub fn render_sarif(report: &Report, catalog: &Catalog, all_rules: bool) -> Stri
             d
         })
         .collect();
-    for (id, title, text) in crate::artifact::RULES.iter().filter(|(id, ..)| wanted(id)) {
+    for (id, title, text) in crate::model::RULES.iter().filter(|(id, ..)| wanted(id)) {
         rules.push(json!({
             "id": id,
             "name": camel(id),

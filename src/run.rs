@@ -628,7 +628,7 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
     use std::fmt::Write as _;
     if let Some(id) = explain {
         let Some(rule) = catalog.get(id) else {
-            if let Some(text) = crate::artifact::remediation(id) {
+            if let Some(text) = crate::model::remediation(id) {
                 let _ = writeln!(out, "{id}\n\n{text}");
                 write_stream(&mut std::io::stdout(), &out)?;
                 return Ok(Status::Clean);
@@ -699,7 +699,7 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
                 serde_json::json!({"id": r.spec.id, "title": r.spec.title, "keywords": r.spec.keywords,
                     "checksum": r.spec.checksum.map(|c| c.name())})
             })
-            .chain(crate::artifact::RULES.iter().map(|(id, title, _)| {
+            .chain(crate::model::RULES.iter().map(|(id, title, _)| {
                 serde_json::json!({"id": id, "title": title, "keywords": [], "checksum": null})
             }))
             .collect();
@@ -729,13 +729,13 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
             report::sanitize(&r.spec.keywords.join(", "))
         );
     }
-    for (id, title, _) in crate::artifact::RULES {
+    for (id, title, _) in crate::model::RULES {
         let _ = writeln!(out, "{id:width$}  {title}  (model files)");
     }
     let _ = writeln!(
         out,
         "\n{} rules, catalog {}",
-        catalog.rules.len() + crate::artifact::RULES.len(),
+        catalog.rules.len() + crate::model::RULES.len(),
         crate::catalog_version!()
     );
     write_stream(&mut std::io::stdout(), &out)?;

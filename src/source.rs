@@ -182,7 +182,26 @@ impl<'c> Scanner<'c> {
         let new = normalize_text(new);
         let old = old.map(normalize_text);
 
-        if let Some(out) = crate::artifact::scan(self, ctx, &new) {
+        let subject = crate::artifact::Subject {
+            path: ctx.path,
+            commit: ctx.commit,
+            block_unknown_imports: self.settings.block_unknown_imports,
+            lfs_warn_size: self.settings.lfs_warn_size,
+        };
+        if let Some(scan) = crate::artifact::scan(&subject, &new) {
+            let mut out = Outcome {
+                scanned: true,
+                bytes: new.len() as u64,
+                findings: scan.findings,
+                ..Outcome::default()
+            };
+            for (loc, text) in &scan.texts {
+                self.scan_snippet(text.as_bytes(), loc, &mut out);
+            }
+            out.findings.extend(crate::artifact::large_binary_warning(
+                &subject,
+                new.len() as u64,
+            ));
             return out;
         }
         if is_binary(&new) {
@@ -190,7 +209,10 @@ impl<'c> Scanner<'c> {
                 skipped: Some("binary".to_string()),
                 ..Outcome::default()
             };
-            crate::artifact::large_binary_warning(self, ctx, new.len() as u64, &mut out);
+            out.findings.extend(crate::artifact::large_binary_warning(
+                &subject,
+                new.len() as u64,
+            ));
             return out;
         }
         if path.ends_with(b".ipynb") {

@@ -10,6 +10,9 @@ command -v cargo >/dev/null 2>&1 || {
   echo "install.sh: cargo is required (https://rustup.rs)" >&2
   exit 2
 }
+# The release build is the long part (about 2 minutes on 2 cores, longer the first time crates
+# are downloaded): say so before a silent wait that looks like a hang.
+echo "install.sh: building leakgate (release build, a few minutes; pip users: README, \"Install\") ..." >&2
 cargo install --locked --quiet --path "$here"
 
 bin_dir="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"

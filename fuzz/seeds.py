@@ -86,6 +86,20 @@ SEEDS = {
         "model_safetensors": b"\x01" + (MODELS / "token_metadata.safetensors").read_bytes(),
         "model_gguf": b"\x00" + (MODELS / "token_metadata.gguf").read_bytes(),
         "model_joblib_zlib": b"\x01" + (MODELS / "compressed.joblib").read_bytes(),
+        # The formats of issue 16: lz4 joblib, .npy/.npz object arrays, members by content,
+        # TorchScript text members, pickles in a row, a zip after a pickle, GGUF magic pickle.
+        "model_joblib_lz4": b"\x01" + (MODELS / "subprocess_lz4.joblib").read_bytes(),
+        "model_npy_object": b"\x01" + (MODELS / "object_array_malicious.npy").read_bytes(),
+        "model_npz_object": b"\x01" + (MODELS / "object_array_malicious.npz").read_bytes(),
+        "model_renamed_member": b"\x01" + (MODELS / "renamed_member.pt").read_bytes(),
+        "model_torchscript": b"\x01" + (MODELS / "torchscript_like.pt").read_bytes(),
+        "model_p2_then_p0": b"\x01" + (MODELS / "p2_then_p0.pkl").read_bytes(),
+        "model_pickle_then_zip": b"\x01" + (MODELS / "pickle_then_zip.pkl").read_bytes(),
+        "model_gguf_pickle": b"\x01" + (MODELS / "gguf_magic_pickle.gguf").read_bytes(),
+        "model_sklearn_pandas": b"\x01" + (MODELS / "sklearn_pandas.joblib").read_bytes(),
+        "model_legacy_tar": b"\x01" + (MODELS / "legacy_tar_malicious.pt").read_bytes(),
+        "model_joblib_xz": b"\x01" + (MODELS / "subprocess_xz.joblib").read_bytes(),
+        "model_joblib_bz2": b"\x01" + (MODELS / "compressed_bz2.joblib").read_bytes(),
     },
 }
 

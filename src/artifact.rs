@@ -1,61 +1,36 @@
 //! Model artifacts in the scan: turns `model::inspect` reports into findings (dangerous pickle
-//! imports block, unknown ones warn), scans model metadata strings with the credential catalog,
-//! and warns about large model files staged as real blobs instead of Git LFS pointers.
+//! imports block, unknown ones warn), hands back the metadata and pickle strings for the
+//! credential catalog to scan, and warns about large model files staged as real blobs instead
+//! of Git LFS pointers.
 //!
-//! Invariant: detection is by content (`model::inspect` sniffs), so renaming `evil.pkl` to `weights.txt`
-//! does not get it past the hook; extensions only decide the LFS size warning.
+//! Invariants:
+//! - Detection is by content (`model::inspect` sniffs), so renaming `evil.pkl` to `weights.txt`
+//!   does not get it past the hook; extensions only decide the LFS size warning.
+//! - This module depends on `model` and `report` only; `source` calls it and does the credential
+//!   scanning of the texts it returns (no import circle).
 
+use crate::model::rules::{self, DANGEROUS, NOT_LFS, UNKNOWN, UNREADABLE};
 use crate::model::{self, Verdict};
 use crate::report::{fingerprint, Finding, Location, Part, Secret, Severity};
-use crate::source::{Ctx, Outcome, Scanner};
 
-const DANGEROUS: &str = "pickle-dangerous-import";
-const UNKNOWN: &str = "pickle-unknown-import";
-const MALFORMED: &str = "model-unreadable";
-const NOT_LFS: &str = "model-not-in-lfs";
-
-/// (id, title, remediation) of the rules this module reports; listed with the catalog.
-pub const RULES: &[(&str, &str, &str)] = &[
-    (
-        DANGEROUS,
-        "Pickle imports a callable that can run code on load",
-        "Loading this file executes the imported callable (pickle's GLOBAL/STACK_GLOBAL + REDUCE):\n\
-         do not commit it and do not load it. Do not commit pickles from untrusted sources; convert\n\
-         weights to safetensors (`safetensors.torch.save_file`) and load with `weights_only=True`.\n\
-         If the file came from a model hub, check who pushed it, and rotate every write token that\n\
-         could have pushed it (https://huggingface.co/settings/tokens).",
-    ),
-    (
-        UNKNOWN,
-        "Pickle imports a callable outside the known-safe ML types",
-        "The pickle imports something that is neither a known tensor/array type nor a known\n\
-         dangerous callable. Review the import; prefer safetensors, which cannot carry code.\n\
-         Set `[models] block_unknown_imports = true` in .leakgate.toml to make this blocking.",
-    ),
-    (
-        MALFORMED,
-        "Model file could not be fully inspected",
-        "The file looks like a model artifact but is malformed, truncated or compressed, so its\n\
-         imports could not all be checked. Regenerate it, or store it outside git (Git LFS, a model\n\
-         registry) if it is meant to be opaque.",
-    ),
-    (
-        NOT_LFS,
-        "Large model file staged as a regular git blob",
-        "Large model files bloat every clone forever and escape review. Track them with Git LFS\n\
-         (`git lfs track '*.safetensors'`) or publish them to a model registry instead.",
-    ),
-];
-
-pub fn remediation(id: &str) -> Option<&'static str> {
-    RULES.iter().find(|(i, _, _)| *i == id).map(|(_, _, r)| *r)
+/// The file being checked and the settings that decide how model findings weigh.
+pub struct Subject<'a> {
+    pub path: &'a [u8],
+    pub commit: Option<&'a str>,
+    /// `[models] block_unknown_imports`.
+    pub block_unknown_imports: bool,
+    /// `[models] lfs_warn_size`.
+    pub lfs_warn_size: u64,
 }
 
-fn title(id: &str) -> String {
-    RULES
-        .iter()
-        .find(|(i, _, _)| *i == id)
-        .map_or_else(String::new, |(_, t, _)| (*t).to_string())
+/// What checking one model file produced.
+#[derive(Default)]
+pub struct ModelScan {
+    /// Import and unreadable-file findings.
+    pub findings: Vec<Finding>,
+    /// Text pulled out of the file (metadata values, pickle strings), each with where it sits,
+    /// for the caller to scan with the credential catalog.
+    pub texts: Vec<(Location, String)>,
 }
 
 /// File name endings of model artifacts, for the LFS size warning.
@@ -94,7 +69,7 @@ fn is_model_name(path: &[u8]) -> bool {
 fn note_finding(id: &str, severity: Severity, loc: Location, detail: String) -> Finding {
     Finding {
         rule: id.to_string(),
-        title: title(id),
+        title: rules::title(id).to_string(),
         severity,
         fingerprint: fingerprint(id, detail.as_bytes()),
         location: loc,
@@ -105,77 +80,102 @@ fn note_finding(id: &str, severity: Severity, loc: Location, detail: String) -> 
     }
 }
 
-/// Warn about a large model-named or model-shaped blob that is not an LFS pointer (an LFS pointer
-/// is a small text file, so anything large here is the real content).
-pub fn large_binary_warning(scanner: &Scanner<'_>, ctx: &Ctx<'_>, size: u64, out: &mut Outcome) {
-    if size > scanner.settings.lfs_warn_size && is_model_name(ctx.path) {
-        let loc = Location {
-            path: ctx.path.to_vec(),
-            line: 1,
-            commit: ctx.commit.map(str::to_string),
-            ..Location::default()
-        };
-        let detail = format!(
-            "{:.1} MiB staged without Git LFS (threshold {} MiB)",
-            size as f64 / (1 << 20) as f64,
-            scanner.settings.lfs_warn_size >> 20
-        );
-        out.findings
-            .push(note_finding(NOT_LFS, Severity::Warning, loc, detail));
+fn location(subject: &Subject<'_>) -> Location {
+    Location {
+        path: subject.path.to_vec(),
+        line: 1,
+        column: 0,
+        commit: subject.commit.map(str::to_string),
+        ..Location::default()
     }
 }
 
+/// A warning for a large model-named blob that is not an LFS pointer (an LFS pointer is a small
+/// text file, so anything large here is the real content); None when it is not one.
+pub fn large_binary_warning(subject: &Subject<'_>, size: u64) -> Option<Finding> {
+    if size <= subject.lfs_warn_size || !is_model_name(subject.path) {
+        return None;
+    }
+    let detail = format!(
+        "{:.1} MiB staged without Git LFS (threshold {} MiB)",
+        size as f64 / (1 << 20) as f64,
+        subject.lfs_warn_size >> 20
+    );
+    Some(note_finding(
+        NOT_LFS,
+        Severity::Warning,
+        location(subject),
+        detail,
+    ))
+}
+
+/// A model finding's fingerprint: rule, file, archive member and import, never the offset
+/// (which moves whenever the file changes). The path is part of it so that accepting one
+/// model (baseline, allow) cannot let a new file with the same import through.
+fn scoped_fingerprint(id: &str, path: &[u8], member: Option<&str>, imp: &model::Import) -> String {
+    let mut key = path.to_vec();
+    key.push(0);
+    key.extend_from_slice(member.unwrap_or("").as_bytes());
+    key.push(0);
+    key.extend_from_slice(format!("{}.{}", imp.module, imp.name).as_bytes());
+    fingerprint(id, &key)
+}
+
 /// Inspect `bytes` as a model artifact; None when it is not one (the caller goes on as usual).
-pub fn scan(scanner: &Scanner<'_>, ctx: &Ctx<'_>, bytes: &[u8]) -> Option<Outcome> {
+pub fn scan(subject: &Subject<'_>, bytes: &[u8]) -> Option<ModelScan> {
     let report = model::inspect(bytes)?;
-    let mut out = Outcome {
-        scanned: true,
-        bytes: bytes.len() as u64,
-        ..Outcome::default()
-    };
-    let base = Location {
-        path: ctx.path.to_vec(),
-        line: 1,
-        column: 0,
-        commit: ctx.commit.map(str::to_string),
-        ..Location::default()
-    };
+    let mut out = ModelScan::default();
+    let base = location(subject);
     for imp in &report.imports {
         let (id, severity) = match imp.verdict {
             Verdict::Safe => continue,
             Verdict::Dangerous => (DANGEROUS, Severity::Error),
-            Verdict::Unknown if scanner.settings.block_unknown_imports => {
-                (UNKNOWN, Severity::Error)
-            }
+            Verdict::Unknown if subject.block_unknown_imports => (UNKNOWN, Severity::Error),
             Verdict::Unknown => (UNKNOWN, Severity::Warning),
         };
         let loc = Location {
             member: imp.member.clone(),
             ..base.clone()
         };
-        let detail = format!("{}.{} (pickle offset {})", imp.module, imp.name, imp.offset);
+        let why = match imp.verdict {
+            Verdict::Dangerous => match model::reason(&imp.module, &imp.name) {
+                Some(r) => r.to_string(),
+                None if imp.module == "?" => "an import whose module and name are computed at \
+                     load time, so what it runs cannot be known without running it"
+                    .to_string(),
+                None => {
+                    "used in a way only an attack uses (state set on an imported class)".to_string()
+                }
+            },
+            _ => "not on the known-safe list of ML data types".to_string(),
+        };
+        let detail = format!(
+            "{}.{} (pickle offset {}): {why}",
+            imp.module, imp.name, imp.offset
+        );
         let mut f = note_finding(id, severity, loc, detail);
-        // One fingerprint per imported callable: the offset changes whenever the file does.
-        f.fingerprint = fingerprint(id, format!("{}.{}", imp.module, imp.name).as_bytes());
+        f.fingerprint = scoped_fingerprint(id, subject.path, imp.member.as_deref(), imp);
         out.findings.push(f);
     }
+    // Fail closed: a model file whose imports could not all be checked may hide one that runs
+    // code, so it blocks like a dangerous import (the reason says what stopped the check).
     for problem in &report.problems {
-        out.findings.push(note_finding(
-            MALFORMED,
-            Severity::Warning,
-            base.clone(),
-            problem.clone(),
-        ));
+        let mut f = note_finding(UNREADABLE, Severity::Error, base.clone(), problem.clone());
+        let mut key = subject.path.to_vec();
+        key.push(0);
+        key.extend_from_slice(problem.as_bytes());
+        f.fingerprint = fingerprint(UNREADABLE, &key);
+        out.findings.push(f);
     }
-    for (key, value) in &report.metadata {
+    for (key, value) in report.metadata {
         let loc = Location {
             part: Some(Part::Metadata),
             member: Some(format!("metadata {key}")),
             ..base.clone()
         };
-        scanner.scan_snippet(value.as_bytes(), &loc, &mut out);
+        out.texts.push((loc, value));
     }
-    for s in &report.strings {
+    for s in report.strings {
         let where_ = format!("pickle string at offset {}", s.offset);
         let loc = Location {
             member: Some(match &s.member {
@@ -184,8 +184,7 @@ pub fn scan(scanner: &Scanner<'_>, ctx: &Ctx<'_>, bytes: &[u8]) -> Option<Outcom
             }),
             ..base.clone()
         };
-        scanner.scan_snippet(s.text.as_bytes(), &loc, &mut out);
+        out.texts.push((loc, s.text));
     }
-    large_binary_warning(scanner, ctx, bytes.len() as u64, &mut out);
     Some(out)
 }

@@ -36,12 +36,31 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Output format. JSON and SARIF go to stdout (or --output); human goes to stderr.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    /// Report format. JSON and SARIF go to stdout (or --output); the human report always goes
+    /// to stderr as well, so a CI log shows what was found whatever the report format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human,
+          visible_alias = "report-format")]
     pub format: Format,
-    /// Write the report to this file instead.
-    #[arg(long, short = 'o', global = true, value_name = "FILE")]
+    /// Write the report to this file instead of stdout.
+    #[arg(
+        long,
+        short = 'o',
+        global = true,
+        value_name = "FILE",
+        visible_alias = "report-path"
+    )]
     pub output: Option<PathBuf>,
+    /// Exit status when findings block (default 1; errors always exit 2, so 2 is refused).
+    #[arg(long, global = true, value_name = "N", default_value_t = 1,
+          value_parser = parse_exit_code)]
+    pub exit_code: u8,
+    /// SARIF: describe every rule of the catalog, not only the rules that fired.
+    #[arg(long, global = true)]
+    pub sarif_all_rules: bool,
+    /// Accepted for gitleaks compatibility and ignored: leakgate always redacts secrets
+    /// (see --show-secrets).
+    #[arg(long, global = true)]
+    pub redact: bool,
     /// Colour in the human report: auto = only on a terminal and when NO_COLOR is unset.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -82,7 +101,12 @@ pub enum Command {
     /// Scan the lines added by every commit in a range, e.g. `origin/main..HEAD`.
     CheckRange {
         /// A revision range (`A..B`) or a single revision (that commit only).
-        range: String,
+        #[arg(required_unless_present = "all")]
+        range: Option<String>,
+        /// Every commit reachable from HEAD, the root commit included (onboarding a whole
+        /// history; a progress bar shows on a terminal).
+        #[arg(long, conflicts_with = "range")]
+        all: bool,
     },
     /// Pre-push hook mode: read git's pre-push lines from stdin and scan the commits being pushed.
     PrePush {
@@ -134,7 +158,12 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum BaselineAction {
     /// Write the baseline with every finding in the HEAD tree.
-    Create,
+    Create {
+        /// Also record what every commit reachable from HEAD added (secrets removed since are
+        /// still in the history; a progress bar shows on a terminal).
+        #[arg(long)]
+        history: bool,
+    },
     /// Drop baseline entries that are no longer found in the HEAD tree.
     Prune,
 }
@@ -160,6 +189,15 @@ pub enum HookChoice {
     Both,
 }
 
+/// Findings' exit status: any byte but 2, which means "error" and must keep meaning only that.
+fn parse_exit_code(s: &str) -> Result<u8, String> {
+    match s.trim().parse::<u8>() {
+        Ok(2) => Err("2 is the error status; pick another (0 reports without blocking)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not an exit status (0-255)")),
+    }
+}
+
 /// `1048576`, `512K`, `256M`, `1G` (binary multiples).
 fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
@@ -183,6 +221,14 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn exit_code_refuses_the_error_status() {
+        assert_eq!(parse_exit_code("0"), Ok(0));
+        assert_eq!(parse_exit_code("77"), Ok(77));
+        assert!(parse_exit_code("2").is_err());
+        assert!(parse_exit_code("256").is_err());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //!   off), and an invalid config blocks the commit (fail closed);
 //! - custom rules pass the same validation as built-in ones, and their own examples must match
 //!   at load time;
-//! - the baseline holds fingerprints only (rule id + SHA-256), sorted, without timestamps, so it
-//!   never conflicts needlessly and never contains a secret.
+//! - the baseline holds fingerprints only (rule id + salted Argon2id) and its salt, sorted,
+//!   without timestamps, so it never conflicts needlessly and never contains a secret.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -83,6 +83,29 @@ pub struct Models {
     pub lfs_warn_size: Option<u64>,
 }
 
+/// Catalog positions of a rule id: a leakgate id, or a gitleaks id standing for the leakgate
+/// rules that find the same credential (those still in the catalog).
+fn rule_positions(catalog: &Catalog, id: &str) -> Vec<usize> {
+    let ids: &[&str] = match catalog.rules.iter().any(|r| r.id() == id) {
+        true => &[id],
+        false => crate::gitleaks::leakgate_ids(id).unwrap_or(&[]),
+    };
+    (0..catalog.rules.len())
+        .filter(|&i| ids.contains(&catalog.rules[i].id()))
+        .collect()
+}
+
+/// `; did you mean `x`?` for a near miss among leakgate's and gitleaks' rule ids, else nothing.
+pub fn suggestion(id: &str, specs: &[RuleSpec]) -> String {
+    let mut ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
+    for g in crate::gitleaks::known_gitleaks_ids() {
+        ids.push(g);
+    }
+    crate::gitleaks::did_you_mean(id, ids.into_iter())
+        .map(|m| format!("; did you mean `{m}`?"))
+        .unwrap_or_default()
+}
+
 impl Config {
     pub fn parse(text: &str, origin: &Path) -> Result<Config> {
         toml::from_str(text).map_err(|e| {
@@ -123,16 +146,29 @@ impl Config {
     /// The catalog this config asks for: built-ins minus `disable`, plus custom rules.
     pub fn catalog(&self) -> Result<Catalog> {
         let mut specs = crate::rules::builtin_specs()?;
+        // gitleaks rule ids are accepted too (a config carried over from gitleaks): each stands
+        // for the leakgate rules that find the same credential.
+        let mut disabled: Vec<&str> = Vec::new();
         for id in &self.disable {
-            if !specs.iter().any(|s| &s.id == id) {
-                bail!("config: `disable` names unknown rule `{id}` (see `leakgate rules`)");
+            if specs.iter().any(|s| &s.id == id) {
+                disabled.push(id);
+            } else if let Some(ids) = crate::gitleaks::leakgate_ids(id) {
+                disabled.extend(ids.iter().copied());
+            } else {
+                bail!(
+                    "config: `disable` names unknown rule `{id}`{} (see `leakgate rules`)",
+                    suggestion(id, &specs)
+                );
             }
         }
-        specs.retain(|s| !self.disable.contains(&s.id));
+        specs.retain(|s| !disabled.contains(&s.id.as_str()));
         let catalog = Catalog::build(specs, &self.rules).context("config: invalid custom rule")?;
         for id in self.overrides.keys() {
-            if catalog.get(id).is_none() {
-                bail!("config: [overrides.{id}] names an unknown or disabled rule");
+            if rule_positions(&catalog, id).is_empty() {
+                bail!(
+                    "config: [overrides.{id}] names an unknown or disabled rule{}",
+                    suggestion(id, &crate::rules::builtin_specs()?)
+                );
             }
         }
         Ok(catalog)
@@ -143,15 +179,17 @@ impl Config {
         let allow_secrets = compile_all(&self.allow.regexes, "allow.regexes")?;
         let mut overrides = vec![RuleOverride::default(); catalog.rules.len()];
         for (id, o) in &self.overrides {
-            let i = catalog
-                .rules
-                .iter()
-                .position(|r| r.id() == id)
-                .context("override of an unknown rule")?;
-            overrides[i] = RuleOverride {
-                entropy: o.entropy,
-                allow_secrets: compile_all(&o.allow, &format!("overrides.{id}.allow"))?,
-            };
+            let at = rule_positions(catalog, id);
+            if at.is_empty() {
+                bail!("config: [overrides.{id}] names an unknown or disabled rule");
+            }
+            let allow_secrets = compile_all(&o.allow, &format!("overrides.{id}.allow"))?;
+            for i in at {
+                overrides[i] = RuleOverride {
+                    entropy: o.entropy,
+                    allow_secrets: allow_secrets.clone(),
+                };
+            }
         }
         Ok(Policy {
             allow_secrets,
@@ -230,11 +268,15 @@ fn compile_all(patterns: &[String], key: &str) -> Result<Vec<Regex>> {
         .collect()
 }
 
-/// `.leakgate-baseline.json`: known findings by fingerprint.
+/// `.leakgate-baseline.json`: known findings by fingerprint, and the repository's fingerprint salt.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Baseline {
     pub version: u32,
+    /// Random hex, made once by `baseline create` and kept from then on: every fingerprint this
+    /// repository's reports and baseline carry is salted with it, so fingerprints stay stable
+    /// while no table built for another repository applies here.
+    pub salt: String,
     pub findings: BTreeSet<BaselineEntry>,
 }
 
@@ -245,6 +287,9 @@ pub struct BaselineEntry {
     pub fingerprint: String,
 }
 
+/// The baseline format this version writes and reads.
+pub const BASELINE_VERSION: u32 = 2;
+
 impl Baseline {
     pub fn load(path: &Path) -> Result<Option<Baseline>> {
         let text = match std::fs::read_to_string(path) {
@@ -254,16 +299,42 @@ impl Baseline {
                 return Err(e).with_context(|| format!("cannot read baseline {}", path.display()))
             }
         };
-        let b: Baseline = serde_json::from_str(&text)
+        let raw: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("invalid baseline {}", path.display()))?;
-        if b.version != 1 {
+        // Version 1 held unsalted SHA-256 fingerprints, which give a weak secret back at once;
+        // they cannot be converted without the secrets, so the file is written anew.
+        if raw.get("version") == Some(&serde_json::Value::from(1)) {
+            bail!(
+                "baseline {} is version 1 (unsalted fingerprints that give weak secrets back); rewrite it with `leakgate baseline create` and commit the new file",
+                path.display()
+            );
+        }
+        let b: Baseline = serde_json::from_value(raw)
+            .with_context(|| format!("invalid baseline {}", path.display()))?;
+        if b.version != BASELINE_VERSION {
             bail!(
                 "baseline {} has unsupported version {}",
                 path.display(),
                 b.version
             );
         }
+        if b.salt.len() < 32 || !b.salt.bytes().all(|c| c.is_ascii_hexdigit()) {
+            bail!(
+                "baseline {}: `salt` must be at least 32 hex digits; rewrite it with `leakgate baseline create`",
+                path.display()
+            );
+        }
         Ok(Some(b))
+    }
+
+    /// A new random salt: 16 bytes from the system's generator, as hex.
+    pub fn fresh_salt() -> Result<String> {
+        use std::io::Read as _;
+        let mut bytes = [0u8; 16];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut bytes))
+            .context("cannot read /dev/urandom for the baseline's salt")?;
+        Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
     }
 
     pub fn fingerprints(&self) -> HashSet<&str> {

@@ -9,11 +9,14 @@
 //!   generic ones, then the longer secret, then the earlier rule).
 
 use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 use regex::bytes::Regex;
 
 use crate::decode::{self, Encoding};
+use crate::reach::{self, Reach};
 use crate::rules::{Catalog, Checksum, Kind, Rule};
 
 /// Markers that suppress the findings of the line they are on. `gitleaks:allow` and
@@ -133,43 +136,161 @@ pub struct Suppressed {
 pub struct Detector<'c> {
     pub catalog: &'c Catalog,
     pub policy: Policy,
+    /// Each rule's reach and whether its context may lie outside its match, worked out the
+    /// first time the rule is selected for a changed file.
+    traits: Vec<OnceLock<(Reach, bool)>>,
 }
 
 impl<'c> Detector<'c> {
     pub fn new(catalog: &'c Catalog, policy: Policy) -> Self {
-        Detector { catalog, policy }
+        let traits = catalog.rules.iter().map(|_| OnceLock::new()).collect();
+        Detector {
+            catalog,
+            policy,
+            traits,
+        }
+    }
+
+    /// (reach, contextual). A rule is contextual when one of its keywords is not written in its
+    /// pattern (`kind: secret` for a rule matching `  key: value` lines): the keyword is context
+    /// that may sit anywhere in the file. Otherwise a match holds its keyword, so a rule whose
+    /// keyword is not in the text around the added lines cannot match there and is not
+    /// compiled for it. Generic rules match their key name by definition. (A keyword the
+    /// pattern spells another way, `assembly_?ai`, counts as not written: that rule then just
+    /// runs more often.)
+    fn traits(&self, idx: usize) -> (Reach, bool) {
+        *self.traits[idx].get_or_init(|| {
+            let spec = &self.catalog.rules[idx].spec;
+            let pattern = spec.regex.to_lowercase().replace('\\', "");
+            let contextual = spec.kind != Kind::Generic
+                && !spec.keywords.iter().all(|k| pattern.contains(k.as_str()));
+            (reach::reach(&spec.regex), contextual)
+        })
+    }
+
+    /// Findings of `text` whose secret shares a byte with one of the `added` ranges (sorted,
+    /// disjoint, line-aligned), sorted by position, inline-allowed lines removed.
+    ///
+    /// Rules are selected by their keywords anywhere in `text`: a rule's context may sit on an
+    /// unchanged line (`kind: Secret` at the top of a manifest whose values were rotated).
+    /// Rules whose match spans a few lines at most run on the added ranges widened by that many
+    /// lines; rules whose match can span any number of lines (a PEM block) run on the whole text,
+    /// so a key whose body changed between unchanged BEGIN/END lines is seen whole. An everyday
+    /// change to a large file thus costs one keyword pass over it, not a run of every rule.
+    pub fn scan_added(
+        &self,
+        text: &[u8],
+        added: &[Range<usize>],
+        suppressed: &mut Suppressed,
+    ) -> Vec<Match> {
+        if added.is_empty() {
+            return Vec::new();
+        }
+        let selected = self.catalog.select(text);
+        let (mut near, mut far) = (Vec::new(), Vec::new());
+        let mut lines = 0;
+        for idx in selected {
+            match self.traits(idx) {
+                (Reach::Lines(n), contextual) => {
+                    lines = lines.max(n);
+                    near.push((idx, contextual));
+                }
+                (Reach::File, _) => far.push(idx),
+            }
+        }
+        let windows = reach::windows(text, added, lines);
+        // A rule whose keyword is part of its match runs only where that keyword is near the
+        // added lines: everyday commits to large files compile no more rules than before.
+        let mut in_windows = vec![false; self.catalog.rules.len()];
+        for w in &windows {
+            for idx in self.catalog.select(&text[w.clone()]) {
+                in_windows[idx] = true;
+            }
+        }
+        let near: Vec<usize> = near
+            .into_iter()
+            .filter(|&(idx, contextual)| contextual || in_windows[idx])
+            .map(|(idx, _)| idx)
+            .collect();
+        let mut found = Vec::new();
+        // Decoding runs in the windows even when no rule was selected: a decoded value selects
+        // its own rules.
+        for window in windows {
+            let part = &text[window.clone()];
+            // An allow-listed secret on a context line was not added: not a suppression either.
+            let counts = |start: usize, end: usize| {
+                reach::overlaps(added, &(start + window.start..end + window.start))
+            };
+            let mut matches = self.scan_level(part, Some(&near), 0, suppressed, &counts);
+            // Only what touches an added line counts (also as a suppression).
+            matches.retain(|m| {
+                reach::overlaps(added, &(m.start + window.start..m.end + window.start))
+            });
+            drop_allowed(part, &mut matches, suppressed);
+            found.extend(matches.into_iter().map(|m| Match {
+                start: m.start + window.start,
+                end: m.end + window.start,
+                ..m
+            }));
+        }
+        if !far.is_empty() {
+            let (mut whole, mut malformed) = (Vec::new(), Vec::new());
+            for &idx in &far {
+                let counts = |start: usize, end: usize| reach::overlaps(added, &(start..end));
+                self.match_rule(idx, text, &mut whole, suppressed, &mut malformed, &counts);
+            }
+            whole.retain(|m| reach::overlaps(added, &(m.start..m.end)));
+            drop_malformed(&mut whole, &malformed);
+            resolve_overlaps(&mut whole, self.catalog);
+            drop_allowed(text, &mut whole, suppressed);
+            merge_spanning(&mut found, whole, self.catalog);
+            // A value a whole-file rule's structural check rejected is reported by no rule.
+            drop_malformed(&mut found, &malformed);
+        }
+        found.retain(|m| reach::overlaps(added, &(m.start..m.end)));
+        found.sort_by_key(|m| (m.start, m.rule));
+        found
     }
 
     /// All findings in `text`, sorted by position, inline-allowed lines removed.
     pub fn scan(&self, text: &[u8], suppressed: &mut Suppressed) -> Vec<Match> {
-        let mut found = self.scan_level(text, 0, suppressed);
-        let allowed = AllowedLines::new(text);
-        found.retain(|m| {
-            let allowed = allowed.contains(m.start);
-            if allowed {
-                suppressed.inline += 1;
-            }
-            !allowed
-        });
+        let mut found = self.scan_level(text, None, 0, suppressed, &|_, _| true);
+        drop_allowed(text, &mut found, suppressed);
         found
     }
 
-    fn scan_level(&self, text: &[u8], depth: usize, suppressed: &mut Suppressed) -> Vec<Match> {
+    /// Matches in `text` of the `rules` given (or of those its keywords select). An allow-listed
+    /// secret is counted as suppressed when `counts` says its span is one that matters.
+    fn scan_level(
+        &self,
+        text: &[u8],
+        rules: Option<&[usize]>,
+        depth: usize,
+        suppressed: &mut Suppressed,
+        counts: &Counts<'_>,
+    ) -> Vec<Match> {
         let decoding = depth < self.policy.decode_depth;
         let mut malformed = Vec::new();
+        let selected;
+        let rules = match rules {
+            Some(r) => r,
+            None => {
+                selected = self.catalog.select(text);
+                &selected
+            }
+        };
         let (mut found, decoded_spans) = if text.len() >= PARALLEL_TEXT {
             // One large text (a generated file, a dump) would keep a single core busy: its
             // rules run side by side, and the decoder alongside them. Rules are independent
             // and collected in catalog order, so the result is exactly the sequential one.
             let (per_rule, spans) = rayon::join(
                 || {
-                    self.catalog
-                        .select(text)
-                        .into_par_iter()
-                        .map(|idx| {
+                    rules
+                        .par_iter()
+                        .map(|&idx| {
                             let (mut found, mut sup) = (Vec::new(), Suppressed::default());
                             let mut bad = Vec::new();
-                            self.match_rule(idx, text, &mut found, &mut sup, &mut bad);
+                            self.match_rule(idx, text, &mut found, &mut sup, &mut bad, counts);
                             (found, sup, bad)
                         })
                         .collect::<Vec<_>>()
@@ -185,8 +306,8 @@ impl<'c> Detector<'c> {
             (found, spans)
         } else {
             let mut found = Vec::new();
-            for idx in self.catalog.select(text) {
-                self.match_rule(idx, text, &mut found, suppressed, &mut malformed);
+            for &idx in rules {
+                self.match_rule(idx, text, &mut found, suppressed, &mut malformed, counts);
             }
             (found, None)
         };
@@ -206,7 +327,9 @@ impl<'c> Detector<'c> {
                 // Scan the decoded value inside its own line, so a key next to it still counts
                 // (`password: <base64>` in a Kubernetes Secret is judged as `password: <value>`).
                 let (context, range) = in_context(text, &span);
-                for inner in self.scan_level(&context, depth + 1, suppressed) {
+                // Decoded text has its own offsets: it counts where its encoded span does.
+                let inner_counts = |_: usize, _: usize| counts(span.start, span.end);
+                for inner in self.scan_level(&context, None, depth + 1, suppressed, &inner_counts) {
                     let inside = inner.start < range.end && range.start < inner.end;
                     // Matches in the surrounding line were found directly; the same secret
                     // visible as written (a URL that is also percent-decodable) is one finding.
@@ -237,6 +360,7 @@ impl<'c> Detector<'c> {
         out: &mut Vec<Match>,
         sup: &mut Suppressed,
         malformed: &mut Vec<(usize, usize)>,
+        counts: &Counts<'_>,
     ) {
         let rule = &self.catalog.rules[idx];
         let re = rule.regex();
@@ -264,7 +388,8 @@ impl<'c> Detector<'c> {
                     encodings: Vec::new(),
                     checksum,
                 }),
-                Verdict::Allowlisted => sup.allowlist += 1,
+                Verdict::Allowlisted if counts(start, end) => sup.allowlist += 1,
+                Verdict::Allowlisted => {}
                 Verdict::Malformed => malformed.push((start, end)),
                 Verdict::NotASecret => {}
             }
@@ -311,6 +436,9 @@ impl<'c> Detector<'c> {
         Verdict::Finding(checksum)
     }
 }
+
+/// Whether a secret at this span of the scanned text counts (as a suppression).
+type Counts<'a> = dyn Fn(usize, usize) -> bool + Sync + 'a;
 
 enum Verdict {
     Finding(Option<Checksum>),
@@ -402,6 +530,41 @@ fn merge_decoded(found: &mut Vec<Match>, decoded: Vec<Match>, catalog: &Catalog)
     keep.dedup_by(|a, b| a.rule == b.rule && a.secret == b.secret && a.start == b.start);
     found.extend(keep);
     found.sort_by_key(|m| (m.start, m.rule));
+}
+
+/// Remove matches on lines that carry an inline allow marker, counting them.
+fn drop_allowed(text: &[u8], found: &mut Vec<Match>, suppressed: &mut Suppressed) {
+    if found.is_empty() {
+        return;
+    }
+    let allowed = AllowedLines::new(text);
+    found.retain(|m| {
+        let allowed = allowed.contains(m.start);
+        if allowed {
+            suppressed.inline += 1;
+        }
+        !allowed
+    });
+}
+
+/// Add the matches of file-wide rules (disjoint among themselves) to those found in the windows:
+/// where they overlap, one secret is one finding, by the same order as `resolve_overlaps`.
+fn merge_spanning(found: &mut Vec<Match>, spanning: Vec<Match>, catalog: &Catalog) {
+    let rank = |m: &Match| {
+        (
+            kind_rank(catalog, m),
+            std::cmp::Reverse(m.end - m.start),
+            m.rule,
+        )
+    };
+    for s in spanning {
+        let overlaps = |m: &Match| m.start < s.end && s.start < m.end;
+        if found.iter().any(|m| overlaps(m) && rank(m) <= rank(&s)) {
+            continue;
+        }
+        found.retain(|m| !overlaps(m));
+        found.push(s);
+    }
 }
 
 /// Keep one finding per secret: specific beats generic, then longer, then the earlier rule.

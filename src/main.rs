@@ -14,14 +14,19 @@ use leakgate::{cli, report, run};
 /// The documented exit statuses (README, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exit {
-    Clean = 0,
-    Findings = 1,
-    Error = 2,
+    Clean,
+    /// 1 unless `--exit-code N` says otherwise (never 2: the flag refuses it).
+    Findings(u8),
+    Error,
 }
 
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
-        ExitCode::from(e as u8)
+        ExitCode::from(match e {
+            Exit::Clean => 0,
+            Exit::Findings(n) => n,
+            Exit::Error => 2,
+        })
     }
 }
 
@@ -38,6 +43,7 @@ fn main() -> ExitCode {
             .into();
         }
     };
+    let findings_status = cli.global.exit_code;
     // A bug must block like any other error: a panic would exit 101, which git treats as a
     // failed hook too, but without saying why or what to do.
     // The default hook would print the raw (unescaped) message and a backtrace first.
@@ -54,7 +60,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(run::Status::Clean) => Exit::Clean.into(),
-        Ok(run::Status::Findings) => Exit::Findings.into(),
+        Ok(run::Status::Findings) => Exit::Findings(findings_status).into(),
         Err(e) => {
             // `eprintln!` panics when stderr cannot be written (a full disk behind a hook log):
             // the exit status is the message that must get through, so a failed write is let go.

@@ -61,15 +61,42 @@ pub struct Unit {
     /// (byte offset in `text` where a text line starts, 1-based raw file line of the JSON string
     /// holding it); strictly increasing offsets, the first one 0.
     lines: Vec<(usize, u32)>,
+    /// (byte offset in `text`, raw line) where text from another JSON string continues a line
+    /// (a list element or a flush that does not start a line); strictly increasing offsets,
+    /// usually empty (Jupyter splits lists at newlines).
+    raws: Vec<(usize, u32)>,
+    /// For consecutive stream outputs joined into one unit: (byte offset in `text` where an
+    /// output's text starts, its 1-based output number); strictly increasing offsets, the first
+    /// one 0. Empty for every other unit.
+    pieces: Vec<(usize, u32)>,
 }
 
 impl Unit {
+    /// The output holding the byte at `offset`: for joined stream outputs, the one it was
+    /// written by; otherwise `output`.
+    pub fn output_at(&self, offset: usize) -> Option<u32> {
+        let after = self.pieces.partition_point(|&(start, _)| start <= offset);
+        match after.checked_sub(1).and_then(|i| self.pieces.get(i)) {
+            Some(&(_, out)) => Some(out),
+            None => self.output,
+        }
+    }
+
     /// (cell_line 1-based line within `text`, raw 1-based line in the .ipynb file) for a byte
     /// offset in `text`. An offset past the end answers the last line.
     pub fn locate(&self, offset: usize) -> (u32, u32) {
         let after = self.lines.partition_point(|&(start, _)| start <= offset);
         match after.checked_sub(1).and_then(|i| self.lines.get(i)) {
-            Some(&(_, raw)) => (to_u32(after), raw),
+            Some(&(line_start, raw)) => {
+                // A line continued by a later JSON string (another flush, list element): the
+                // raw line is that string's, where the byte at `offset` was written.
+                let later = self.raws.partition_point(|&(start, _)| start <= offset);
+                let raw = match later.checked_sub(1).and_then(|i| self.raws.get(i)) {
+                    Some(&(start, r)) if start > line_start => r,
+                    _ => raw,
+                };
+                (to_u32(after), raw)
+            }
             // Unreachable for emitted units (their first line starts at 0); answer something sane.
             None => (1, self.lines.first().map_or(1, |&(_, raw)| raw)),
         }
@@ -77,11 +104,22 @@ impl Unit {
 }
 
 /// Text units of a notebook, in document order: per cell its source, attachments, outputs in
-/// order (one unit per textual mime entry), cell metadata; notebook metadata last.
+/// order (one unit per textual mime entry; consecutive stream outputs of one stream joined into
+/// one unit, as Jupyter shows them), each output's metadata, cell metadata; notebook metadata
+/// last.
 ///
 /// Err (with a short reason) when the bytes are not a JSON notebook: invalid UTF-8 or JSON, not
 /// an object with `cells`/`worksheets`, nbformat < 3, or a known field of the wrong type.
 pub fn units(raw: &[u8]) -> Result<Vec<Unit>> {
+    let mut units = Vec::new();
+    for_each_unit(raw, |u| units.push(u))?;
+    Ok(units)
+}
+
+/// `units`, handed to `sink` one at a time and in the same order, so a caller that scans each
+/// unit and lets it go holds one unit's text at a time, not the whole notebook's. On Err, some
+/// units may already have been handed over.
+pub fn for_each_unit(raw: &[u8], sink: impl FnMut(Unit)) -> Result<()> {
     let input = std::str::from_utf8(raw).context("notebook is not valid UTF-8")?;
     // Some editors write a BOM; serde_json rejects it. Offsets stay relative to `input`.
     let json = input.strip_prefix('\u{feff}').unwrap_or(input);
@@ -99,7 +137,7 @@ pub fn units(raw: &[u8]) -> Result<Vec<Unit>> {
         bail!("not a notebook: no `cells` or `worksheets`");
     }
 
-    let mut ex = Extractor::new(input);
+    let mut ex = Extractor::new(input, sink);
     let worksheet_cells = notebook
         .worksheets
         .iter()
@@ -122,7 +160,7 @@ pub fn units(raw: &[u8]) -> Result<Vec<Unit>> {
             .context("notebook metadata")?;
         ex.finish(b, None, None, Part::Metadata, "metadata");
     }
-    Ok(ex.units)
+    Ok(())
 }
 
 /// serde_json quotes the JSON string it rejects (`invalid type: string "hf_…", expected …`), and
@@ -278,6 +316,8 @@ json_object! {
     /// Any output type. nbformat 3 flattens the mime bundle into the output under short names.
     struct RawOutput {
         output_type: Key<'a> = "output_type",
+        name: Key<'a> = "name",
+        metadata: &'a RawValue = "metadata",
         text: &'a RawValue = "text",
         data: Members<&'a RawValue> = "data",
         ename: &'a RawValue = "ename",
@@ -295,20 +335,27 @@ json_object! {
 // ---------------------------------------------------------------------------------------------
 // Unit extraction.
 
-struct Extractor<'a> {
+struct Extractor<'a, F> {
     input: &'a str,
     /// Byte offsets of every '\n' in `input`.
     newlines: Vec<usize>,
-    units: Vec<Unit>,
+    sink: F,
 }
 
-impl<'a> Extractor<'a> {
-    fn new(input: &'a str) -> Self {
+/// Consecutive stream outputs of one stream being joined: its name, its first output's number,
+/// the text so far and where each later output starts.
+struct Stream<'a> {
+    name: Cow<'a, str>,
+    builder: Builder,
+}
+
+impl<'a, F: FnMut(Unit)> Extractor<'a, F> {
+    fn new(input: &'a str, sink: F) -> Self {
         let newlines = memchr::memchr_iter(b'\n', input.as_bytes()).collect();
         Extractor {
             input,
             newlines,
-            units: Vec::new(),
+            sink,
         }
     }
 
@@ -342,14 +389,28 @@ impl<'a> Extractor<'a> {
         field: &str,
     ) {
         if !b.text.is_empty() {
-            self.units.push(Unit {
+            let mut pieces = b.pieces;
+            // The output whose text comes first; one piece needs no map.
+            let output = pieces.first().map_or(output, |&(_, out)| Some(out));
+            if pieces.len() == 1 {
+                pieces = Vec::new();
+            }
+            (self.sink)(Unit {
                 cell,
                 output,
                 part,
                 field: field.to_owned(),
                 text: b.text,
                 lines: b.lines,
+                raws: b.raws,
+                pieces,
             });
+        }
+    }
+
+    fn end_stream(&mut self, cell: u32, open: &mut Option<Stream<'a>>) {
+        if let Some(st) = open.take() {
+            self.finish(st.builder, Some(cell), None, Part::Output, "text");
         }
     }
 
@@ -371,11 +432,42 @@ impl<'a> Extractor<'a> {
                 self.finish(b, Some(number), None, Part::Attachment, &field);
             }
         }
+        // Jupyter, nbclient and papermill store each flushed write as its own stream output and
+        // show consecutive ones of one stream as one text: a token printed in two flushes is
+        // only whole once they are joined.
+        let mut open: Option<Stream<'a>> = None;
         for (index, output) in cell.outputs.iter().flatten().enumerate() {
             let out = to_u32(index.saturating_add(1));
-            self.output(number, out, output)
-                .with_context(|| format!("output {out}"))?;
+            let stream = output.output_type.as_ref().map(|k| &*k.0) == Some("stream");
+            let name = output
+                .name
+                .as_ref()
+                .map_or(Cow::Borrowed(""), |k| k.0.clone());
+            if !stream || open.as_ref().is_some_and(|st| st.name != name) {
+                self.end_stream(number, &mut open);
+            }
+            if stream {
+                if let Some(raw) = output.text {
+                    let st = open.get_or_insert_with(|| Stream {
+                        name,
+                        builder: Builder::new(true),
+                    });
+                    st.builder.next_piece = Some(out);
+                    self.push_text(&mut st.builder, raw, None)
+                        .with_context(|| format!("output {out}: `text`"))?;
+                }
+            } else {
+                self.output(number, out, output)
+                    .with_context(|| format!("output {out}"))?;
+            }
+            if let Some(metadata) = output.metadata {
+                let mut b = Builder::new(false);
+                self.push_leaves(&mut b, metadata.get())
+                    .with_context(|| format!("output {out}: metadata"))?;
+                self.finish(b, Some(number), Some(out), Part::Metadata, "metadata");
+            }
         }
+        self.end_stream(number, &mut open);
         if let Some(metadata) = cell.metadata {
             let mut b = Builder::new(false);
             self.push_leaves(&mut b, metadata.get())
@@ -389,13 +481,7 @@ impl<'a> Extractor<'a> {
         let (cell, out) = (Some(cell), Some(out));
         let kind = output.output_type.as_ref().map(|k| &*k.0);
         match kind {
-            Some("stream") => {
-                if let Some(raw) = output.text {
-                    let mut b = Builder::new(true);
-                    self.push_text(&mut b, raw, None).context("`text`")?;
-                    self.finish(b, cell, out, Part::Output, "text");
-                }
-            }
+            // Streams are joined by `cell`.
             Some("execute_result" | "display_data" | "update_display_data" | "pyout") => {
                 // nbformat 3 short keys, in the order nbformat 3 lists them.
                 // nbformat 3 flattens the bundle into the output under short keys; the field
@@ -451,14 +537,17 @@ impl<'a> Extractor<'a> {
             Some(b'"') => b.push(&decode_json_str(json), self.line_of(json)),
             Some(b'[') => {
                 let items: Vec<&'a RawValue> = serde_json::from_str(json).map_err(json_error)?;
+                let mut prev_line = 0;
                 for (i, item) in items.into_iter().enumerate() {
                     let item = item.get();
                     let line = self.line_of(item);
                     if i > 0 {
                         if let Some(sep) = sep {
-                            b.push(sep, line);
+                            // The separator ends the previous element's line.
+                            b.push(sep, prev_line);
                         }
                     }
+                    prev_line = line;
                     match item.as_bytes().first() {
                         Some(b'"') => b.push(&decode_json_str(item), line),
                         Some(b'n') => {}
@@ -661,6 +750,14 @@ enum Ansi {
 struct Builder {
     text: String,
     lines: Vec<(usize, u32)>,
+    /// See `Unit::raws` and `Unit::pieces`.
+    raws: Vec<(usize, u32)>,
+    pieces: Vec<(usize, u32)>,
+    /// Raw line of the JSON string the last byte came from.
+    raw_line: u32,
+    /// The output whose first byte is still to come: recorded in `pieces` when it arrives, so an
+    /// output without text claims no offset.
+    next_piece: Option<u32>,
     at_line_start: bool,
     strip_ansi: bool,
     ansi: Ansi,
@@ -671,6 +768,10 @@ impl Builder {
         Builder {
             text: String::new(),
             lines: Vec::new(),
+            raws: Vec::new(),
+            pieces: Vec::new(),
+            raw_line: 0,
+            next_piece: None,
             at_line_start: true,
             strip_ansi,
             ansi: Ansi::Text,
@@ -690,6 +791,16 @@ impl Builder {
     /// counts (it gets its '\n'), an empty push records nothing.
     fn push_plain(&mut self, s: &str, raw_line: u32) {
         let mut rest = s;
+        if rest.is_empty() {
+            return;
+        }
+        if let Some(out) = self.next_piece.take() {
+            self.pieces.push((self.text.len(), out));
+        }
+        if !self.at_line_start && raw_line != self.raw_line {
+            self.raws.push((self.text.len(), raw_line));
+        }
+        self.raw_line = raw_line;
         while !rest.is_empty() {
             if self.at_line_start {
                 self.lines.push((self.text.len(), raw_line));
@@ -863,8 +974,11 @@ mod tests {
                 "key = \"ghp_abcd1234\"\n\nprint(key)\n",
                 &[
                     (0, (1, 7)),
-                    (19, (1, 7)),
-                    (20, (1, 7)),
+                    (12, (1, 7)),
+                    // Written by the second element: its raw line (the token starts on line 7).
+                    (13, (1, 8)),
+                    (19, (1, 8)),
+                    (20, (1, 8)),
                     (21, (2, 9)),
                     (22, (3, 10)),
                     (33, (3, 10)),
@@ -990,6 +1104,14 @@ mod tests {
                     &[(0, (1, 11))],
                 ),
                 (Some(1), Some(1), o("text/plain"), "'x'", &[(0, (1, 15))]),
+                // The output's own metadata is scanned too.
+                (
+                    Some(1),
+                    Some(1),
+                    M,
+                    "needs_background: light\n",
+                    &[(0, (1, 19))],
+                ),
             ]),
         ),
         (
@@ -1302,6 +1424,47 @@ mod tests {
         assert!(format!("{err:#}").contains("UTF-8"), "{err:#}");
     }
 
+    /// Consecutive stream outputs of one stream are one unit, as Jupyter shows them; another
+    /// stream or another output type ends it; each byte maps back to the output that wrote it.
+    #[test]
+    fn consecutive_stream_outputs_are_joined() {
+        let nb = r#"{"nbformat": 4, "cells": [{"cell_type": "code", "source": "", "outputs": [
+ {"output_type": "stream", "name": "stdout", "text": ["key: ab"]},
+ {"output_type": "stream", "name": "stdout", "text": ["cd\n", "next\n"]},
+ {"output_type": "stream", "name": "stderr", "text": "warn\n"},
+ {"output_type": "stream", "name": "stdout", "text": "e"},
+ {"output_type": "stream", "name": "stdout", "text": ""},
+ {"output_type": "stream", "name": "stdout", "text": "f\n"},
+ {"output_type": "display_data", "data": {"text/plain": "g"}},
+ {"output_type": "stream", "name": "stdout", "text": "h\n"}
+]}]}"#;
+        let units = units(nb.as_bytes()).unwrap();
+        let got: Vec<(Option<u32>, &str)> =
+            units.iter().map(|u| (u.output, u.text.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (Some(1), "key: abcd\nnext\n"),
+                (Some(3), "warn\n"),
+                (Some(4), "ef\n"),
+                (Some(7), "g"),
+                (Some(8), "h\n"),
+            ]
+        );
+        let joined = &units[0];
+        let at = |u: &Unit, offsets: &[usize]| -> Vec<Option<u32>> {
+            offsets.iter().map(|&o| u.output_at(o)).collect()
+        };
+        assert_eq!(
+            at(joined, &[0, 6, 7, 8, 10, 99]),
+            [Some(1), Some(1), Some(2), Some(2), Some(2), Some(2)]
+        );
+        assert_eq!(joined.locate(7), (1, 3));
+        assert_eq!(joined.locate(10), (2, 3));
+        // The empty output 5 claims no byte: "f" is output 6's.
+        assert_eq!(at(&units[2], &[0, 1]), [Some(4), Some(6)]);
+    }
+
     /// Builds a unit by hand to probe `locate` at line starts, ends and past the end.
     #[test]
     fn locate_boundaries() {
@@ -1312,6 +1475,8 @@ mod tests {
             field: "source".to_owned(),
             text: "ab\n\ncd".to_owned(),
             lines: vec![(0, 10), (3, 11), (4, 12)],
+            raws: Vec::new(),
+            pieces: Vec::new(),
         };
         let probes = [
             (0, (1, 10)),

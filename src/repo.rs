@@ -222,6 +222,26 @@ impl Repo {
         }
     }
 
+    /// Every commit reachable from `from`, oldest first (the root included).
+    pub fn ancestry(&self, from: &ObjectId) -> Result<Vec<ObjectId>> {
+        match self {
+            Repo::Libgit2(r) => {
+                let mut walk = r.revwalk()?;
+                walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+                walk.push(from.to_oid()?)
+                    .with_context(|| format!("cannot walk from {from}"))?;
+                Ok(walk
+                    .map(|id| id.map(ObjectId::from))
+                    .collect::<Result<_, _>>()?)
+            }
+            Repo::Cli(c) => Ok(c
+                .rev_list(&[from.to_string().as_str()])?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect()),
+        }
+    }
+
     /// The commits reachable from `from` and not from what `hide` names, oldest first.
     pub fn walk(&self, from: &ObjectId, hide: &Hide<'_>) -> Result<Vec<ObjectId>> {
         match self {

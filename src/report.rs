@@ -7,7 +7,8 @@
 //! - everything that came from a repository (paths, rule-matched text) is escaped before it reaches
 //!   a terminal: control characters, C1 controls and bidi overrides become visible escapes, in every
 //!   format (JSON and SARIF escape them as `\uXXXX`, which keeps the value intact for parsers);
-//! - fingerprints are SHA-256 of rule id and secret only, so they survive moves, rebases and squashes.
+//! - fingerprints depend on rule id, secret and the repository's salt only, so they survive
+//!   moves, rebases and squashes; what is written is a salted Argon2id (`seal`), never a fast hash.
 
 use std::fmt::{self, Write as _};
 
@@ -83,19 +84,64 @@ impl Finding {
     }
 }
 
-/// SHA-256 of `rule id`, a NUL and the secret: stable across moves and history rewrites, useless
-/// for recovering the secret.
+/// A finding's identity while it is in memory: SHA-256 of `rule id`, a NUL and the secret, stable
+/// across moves and history rewrites. It is never written: a fast unsalted hash gives a weak
+/// secret back to a dictionary at once. What reports and baselines carry is `seal`ed.
 pub fn fingerprint(rule: &str, secret: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(rule.as_bytes());
     h.update([0]);
     h.update(secret);
-    h.finalize()
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
         .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+/// Argon2id cost of one written fingerprint: 4 MiB and one pass, a few milliseconds on a CPU,
+/// the same for every guess an attacker makes, and memory-hard so a GPU gains little.
+const SEAL_MEMORY_KIB: u32 = 4096;
+const SEAL_PASSES: u32 = 1;
+
+/// Salt of repositories without a baseline (and so without a salt of their own). Public and the
+/// same everywhere: each guess still costs a full Argon2id, but a table could be shared between
+/// such repositories, which `leakgate baseline create` (a random per-repository salt) prevents.
+pub const SHARED_SALT: &[u8] = b"leakgate shared fingerprint salt";
+
+/// The written fingerprint of an in-memory identity: Argon2id(identity, domain || salt), hex.
+pub fn seal(identity: &str, salt: &[u8]) -> String {
+    use argon2::{Algorithm, Argon2, Params, Version};
+    let params = Params::new(SEAL_MEMORY_KIB, SEAL_PASSES, 1, Some(32))
+        .expect("constant Argon2 parameters are valid");
+    let mut salted = b"leakgate-fingerprint-v2\0".to_vec();
+    salted.extend_from_slice(salt);
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(identity.as_bytes(), &salted, &mut out)
+        .expect("Argon2 accepts any password and a salt of 8 bytes or more");
+    hex(&out)
+}
+
+/// Replace every finding's in-memory identity by its written fingerprint. Each distinct identity
+/// costs one Argon2id, spread over the cores: one secret found many times is hashed once.
+pub fn seal_all(findings: &mut [Finding], salt: &[u8]) {
+    use rayon::prelude::*;
+    let mut distinct: Vec<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let sealed: std::collections::HashMap<String, String> = distinct
+        .par_iter()
+        .map(|id| (id.to_string(), seal(id, salt)))
+        .collect();
+    for f in findings {
+        f.fingerprint = sealed[&f.fingerprint].clone();
+    }
 }
 
 /// A short prefix of the secret and its length; never more than a quarter of it, at most 6 chars.
@@ -310,9 +356,22 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
     let warnings = report.findings.len() - blocking;
     let listed = report.max_listed.unwrap_or(usize::MAX);
 
+    // Model-file findings are imports and unreadable files, not secrets: say so, and never
+    // suggest `leakgate:allow` on a line of a binary file.
+    let only_models = blocking > 0
+        && report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .all(|f| crate::model::rules::is_model_rule(&f.rule));
     if blocking > 0 {
+        let what = if only_models {
+            "model-file problem"
+        } else {
+            "secret"
+        };
         let head = format!(
-            "leakgate: {blocking} secret{} found in {} — blocked",
+            "leakgate: {blocking} {what}{} found in {} — blocked",
             plural(blocking),
             report.scope
         );
@@ -337,9 +396,10 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
             out,
             "{tag}: {}  {}",
             paint(style, "1", &human_location(&f.location)),
-            paint(style, "36", &f.rule)
+            paint(style, "36", &sanitize(&f.rule))
         );
-        let mut what = format!("  {}", f.title);
+        // A custom rule's title comes from the repository's .leakgate.toml: escaped like a path.
+        let mut what = format!("  {}", sanitize(&f.title));
         if let Some(d) = &f.detail {
             let _ = write!(what, ": {}", sanitize(d));
         } else {
@@ -356,7 +416,7 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
             let text = catalog
                 .get(&f.rule)
                 .map(|r| r.spec.remediation.as_str())
-                .or_else(|| crate::artifact::remediation(&f.rule))
+                .or_else(|| crate::model::remediation(&f.rule))
                 .unwrap_or("");
             remediations.push((&f.rule, text));
         }
@@ -365,15 +425,17 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
     if !report.findings.is_empty() {
         let _ = writeln!(out, "\n{}", paint(style, "1", "What to do now:"));
         for (id, text) in &remediations {
-            let _ = writeln!(out, "  [{id}]");
+            let _ = writeln!(out, "  [{}]", sanitize(id));
             for line in text.trim().lines() {
-                let _ = writeln!(out, "    {}", line.trim());
+                let _ = writeln!(out, "    {}", sanitize(line.trim()));
             }
         }
         if any_notebook {
             let _ = writeln!(out, "  [notebooks]\n    Clear outputs before committing: `jupyter nbconvert --clear-output --inplace NOTEBOOK.ipynb`,\n    or install nbstripout as a git filter (`nbstripout --install`) so outputs never reach the index.");
         }
-        if blocking > 0 {
+        if only_models {
+            let _ = writeln!(out, "  [then]\n    Unstage the file (`git restore --staged <path>`) and do not load it. Checked it\n    yourself and trust it? List its path under `[allow] paths` in .leakgate.toml.");
+        } else if blocking > 0 {
             let _ = writeln!(out, "  [then]\n{}", then_advice(report.subject));
         }
         let _ = writeln!(out);
@@ -454,7 +516,8 @@ pub fn summary_line(report: &Report, blocking: usize, warnings: usize) -> String
         );
     }
     let sup = &report.suppressed;
-    let total = sup.inline + sup.allowlist + sup.baseline;
+    // Files skipped by `[allow] paths` are suppressions too: a user must see that they were.
+    let total = sup.inline + sup.allowlist + sup.baseline + sup.paths;
     if total > 0 {
         let _ = write!(line, "; {total} suppressed");
     }
@@ -466,7 +529,7 @@ fn finding_json(f: &Finding, catalog: &Catalog, show_secrets: bool) -> serde_jso
     let remediation = catalog
         .get(&f.rule)
         .map(|r| r.spec.remediation.trim().to_string())
-        .or_else(|| crate::artifact::remediation(&f.rule).map(str::to_string))
+        .or_else(|| crate::model::remediation(&f.rule).map(str::to_string))
         .unwrap_or_default();
     let mut v = json!({
         "rule": f.rule,
@@ -546,20 +609,27 @@ fn uri_path(path: &[u8]) -> String {
     out
 }
 
-/// `--format sarif`: SARIF 2.1.0, one reporting descriptor per rule, fingerprints in
-/// `partialFingerprints` so code-scanning dashboards track a secret across moves.
-pub fn render_sarif(report: &Report, catalog: &Catalog) -> String {
+/// `--format sarif`: SARIF 2.1.0, one reporting descriptor per rule that fired (per catalog rule
+/// with `all_rules`), fingerprints in `partialFingerprints` so code-scanning dashboards track a
+/// secret across moves. No `informationUri`: leakgate has no public home to point at yet, and
+/// a made-up address would send readers nowhere.
+pub fn render_sarif(report: &Report, catalog: &Catalog, all_rules: bool) -> String {
+    // Only the rules that fired, unless asked: a code-scanning upload with the whole catalog is
+    // mostly descriptors nobody reads. One remediation text per rule, in `help`.
+    let fired: std::collections::HashSet<&str> =
+        report.findings.iter().map(|f| f.rule.as_str()).collect();
+    let wanted = |id: &str| all_rules || fired.contains(id);
     let mut rules: Vec<serde_json::Value> = catalog
         .rules
         .iter()
+        .filter(|r| wanted(&r.spec.id))
         .map(|r| {
             let s = &r.spec;
             let mut d = json!({
                 "id": s.id,
                 "name": camel(&s.id),
                 "shortDescription": {"text": s.title},
-                "fullDescription": {"text": format!("{} committed to the repository.", s.title)},
-                "help": {"text": s.remediation.trim(), "markdown": s.remediation.trim()},
+                "help": {"text": s.remediation.trim()},
                 "defaultConfiguration": {"level": "error"},
                 "properties": {"tags": ["security", "secret"], "precision": "high"},
             });
@@ -569,7 +639,7 @@ pub fn render_sarif(report: &Report, catalog: &Catalog) -> String {
             d
         })
         .collect();
-    for (id, title, text) in crate::artifact::RULES {
+    for (id, title, text) in crate::model::RULES.iter().filter(|(id, ..)| wanted(id)) {
         rules.push(json!({
             "id": id,
             "name": camel(id),
@@ -605,7 +675,7 @@ pub fn render_sarif(report: &Report, catalog: &Catalog) -> String {
                     "artifactLocation": {"uri": uri_path(&loc.path)},
                     "region": region,
                 }}],
-                "partialFingerprints": {"leakgateSecret/v1": f.fingerprint},
+                "partialFingerprints": {"leakgateSecret/v2": f.fingerprint},
             });
             if let Some(i) = index_of(&f.rule) {
                 r["ruleIndex"] = i.into();
@@ -621,7 +691,6 @@ pub fn render_sarif(report: &Report, catalog: &Catalog) -> String {
                 "name": "leakgate",
                 "version": env!("CARGO_PKG_VERSION"),
                 "semanticVersion": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/leakgate/leakgate",
                 "rules": rules,
             }},
             "results": results,
@@ -681,6 +750,23 @@ mod tests {
         assert_eq!(out, "{\"p\": \"a\\u009bb\\u202e\"}");
         let back: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(back["p"], "a\u{9b}b\u{202e}");
+    }
+
+    #[test]
+    fn sealed_fingerprints_are_stable_salted_and_not_the_identity() {
+        let id = fingerprint("r", b"hunter2");
+        let a = seal(&id, b"0123456789abcdef0123456789abcdef");
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, seal(&id, b"0123456789abcdef0123456789abcdef"));
+        assert_ne!(a, seal(&id, b"fedcba9876543210fedcba9876543210"));
+        assert_ne!(
+            a,
+            seal(
+                &fingerprint("r", b"hunter3"),
+                b"0123456789abcdef0123456789abcdef"
+            )
+        );
+        assert_ne!(a, id);
     }
 
     #[test]

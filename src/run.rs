@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 
 use crate::cli::{BaselineAction, Cli, ColorChoice, Command, Format, Global};
-use crate::config::{Baseline, BaselineEntry, Config, BASELINE_FILE};
+use crate::config::{Baseline, BaselineEntry, Config, BASELINE_FILE, BASELINE_VERSION};
 use crate::detect::{Detector, Policy};
 use crate::git::{self, ObjectId};
 use crate::repo::{self, Hide, Repo};
@@ -34,7 +34,11 @@ pub fn run(cli: Cli) -> Result<Status> {
     }
     match &cli.command {
         Command::CheckStaged { paths } => check_staged(g, paths),
-        Command::CheckRange { range } => check_range(g, range),
+        Command::CheckRange { all: true, .. } => check_all(g),
+        Command::CheckRange {
+            range: Some(range), ..
+        } => check_range(g, range),
+        Command::CheckRange { range: None, .. } => bail!("check-range needs a range or --all"),
         Command::PrePush { remote, .. } => pre_push(g, remote.as_deref()),
         Command::Scan { paths, no_ignore } => scan_paths(g, paths, *no_ignore),
         Command::Rules { explain } => rules(g, explain.as_deref()),
@@ -58,10 +62,19 @@ struct Setup {
     settings: Settings,
     policy: Policy,
     baseline: Option<Baseline>,
+    /// `.gitleaksignore` and `.gitleaks.toml` at the repository root, for teams coming from
+    /// gitleaks (README, "Coming from gitleaks / detect-secrets").
+    gitleaks_ignore: Option<crate::gitleaks::Ignore>,
+    gitleaks_allow: Option<crate::gitleaks::Allowlists>,
 }
 
 impl Setup {
     fn load(g: &Global, root: Option<&Path>) -> Result<Setup> {
+        // Read even under --no-baseline: its salt keeps the fingerprints the same.
+        Setup::load_with(g, root, true)
+    }
+
+    fn load_with(g: &Global, root: Option<&Path>, use_baseline: bool) -> Result<Setup> {
         let (config, origin) = Config::load(g.config.as_deref(), root)?;
         let named = |e: anyhow::Error| match &origin {
             Some(p) => e.context(format!("in {}", p.display())),
@@ -76,15 +89,19 @@ impl Setup {
             .decode_depth
             .or(config.limits.decode_depth)
             .unwrap_or(DEFAULT_DECODE_DEPTH);
-        let baseline = match (g.no_baseline, root) {
-            (false, Some(root)) => {
+        let baseline = match (use_baseline, root) {
+            (true, Some(root)) => {
                 let path = root.join(
                     config
                         .baseline
                         .as_deref()
                         .unwrap_or(Path::new(BASELINE_FILE)),
                 );
-                Baseline::load(&path)?
+                match Baseline::load(&path) {
+                    // Asked to ignore the baseline: an unreadable one only costs its salt.
+                    Err(_) if g.no_baseline => None,
+                    loaded => loaded?,
+                }
             }
             _ => None,
         };
@@ -93,12 +110,21 @@ impl Setup {
         config
             .check_custom_examples(&Detector::new(&catalog, policy.clone()))
             .map_err(named)?;
+        let (gitleaks_ignore, gitleaks_allow) = match root {
+            Some(root) => (
+                crate::gitleaks::Ignore::load(root)?,
+                crate::gitleaks::Allowlists::load(root)?,
+            ),
+            None => (None, None),
+        };
         Ok(Setup {
             config,
             catalog,
             settings,
             policy,
             baseline,
+            gitleaks_ignore,
+            gitleaks_allow,
         })
     }
 
@@ -107,6 +133,13 @@ impl Setup {
             Detector::new(&self.catalog, self.policy.clone()),
             self.settings.clone(),
         )
+    }
+
+    /// What every written fingerprint is salted with: the baseline's salt, or the shared one.
+    fn salt(&self) -> &[u8] {
+        self.baseline
+            .as_ref()
+            .map_or(report::SHARED_SALT, |b| b.salt.as_bytes())
     }
 
     fn max_findings(&self, g: &Global) -> usize {
@@ -130,7 +163,18 @@ fn finish(
         ..Report::default()
     };
     collect(&mut report, outcomes);
-    if let Some(b) = &setup.baseline {
+    report::seal_all(&mut report.findings, setup.salt());
+    if let Some(a) = &setup.gitleaks_allow {
+        let before = report.findings.len();
+        report.findings.retain(|f| !a.allows(f));
+        report.suppressed.allowlist += before - report.findings.len();
+    }
+    if let Some(ig) = &setup.gitleaks_ignore {
+        let before = report.findings.len();
+        report.findings.retain(|f| !ig.ignores(f));
+        report.suppressed.baseline += before - report.findings.len();
+    }
+    if let Some(b) = setup.baseline.as_ref().filter(|_| !g.no_baseline) {
         let known = b.fingerprints();
         let before = report.findings.len();
         report
@@ -176,38 +220,43 @@ fn collect(report: &mut Report, outcomes: Vec<Outcome>) {
     }
 }
 
+/// Write the report where `--format`/`--output` say, and the human report to stderr whenever
+/// that is not already where the report went: a CI job writing SARIF or JSON to a file (or
+/// stdout) still shows in its log what blocked it, redacted like every human report.
 fn emit(g: &Global, report: &Report, catalog: &Catalog) -> Result<()> {
+    let human = |to_stderr: bool| {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match g.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => to_stderr && std::io::stderr().is_terminal() && !no_color,
+        };
+        let style = Style {
+            color,
+            verbose: g.verbose,
+            show_secrets: g.show_secrets,
+        };
+        report::render_human(report, catalog, &style)
+    };
     let text = match g.format {
         Format::Json => report::render_json(report, catalog, g.show_secrets),
-        Format::Sarif => report::render_sarif(report, catalog),
-        Format::Human => {
-            let to_terminal = g.output.is_none() && std::io::stderr().is_terminal();
-            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-            let color = match g.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => to_terminal && !no_color,
-            };
-            let style = Style {
-                color,
-                verbose: g.verbose,
-                show_secrets: g.show_secrets,
-            };
-            report::render_human(report, catalog, &style)
-        }
+        Format::Sarif => report::render_sarif(report, catalog, g.sarif_all_rules),
+        Format::Human => human(g.output.is_none()),
     };
-    match (&g.output, g.format) {
-        (Some(path), _) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write the report to {}", path.display())),
-        // The human report is for a person; the verdict is the exit status. A stderr that
-        // cannot be written (a full disk behind a hook log) must not turn findings into an
-        // "error" or a clean scan into a blocked commit.
+    // The human report is for a person; the verdict is the exit status. A stderr that
+    // cannot be written (a full disk behind a hook log) must not turn findings into an
+    // "error" or a clean scan into a blocked commit.
+    let written = match (&g.output, g.format) {
         (None, Format::Human) => {
             let _ = write_stream(&mut std::io::stderr(), &text);
-            Ok(())
+            return Ok(());
         }
+        (Some(path), _) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write the report to {}", path.display())),
         (None, _) => write_stream(&mut std::io::stdout(), &text),
-    }
+    };
+    let _ = write_stream(&mut std::io::stderr(), &human(true));
+    written
 }
 
 fn write_stream(w: &mut dyn Write, text: &str) -> Result<()> {
@@ -322,6 +371,28 @@ fn check_range(g: &Global, range: &str) -> Result<Status> {
     )
 }
 
+/// `check-range --all`: every commit reachable from HEAD, oldest first, the root included
+/// (`<root>..HEAD` would leave the root out).
+fn check_all(g: &Global) -> Result<Status> {
+    let repo = repo::open()?;
+    let commits = all_commits(&repo)?;
+    let scope = format!(
+        "{} commit{} reachable from HEAD",
+        commits.len(),
+        if commits.len() == 1 { "" } else { "s" }
+    );
+    scan_commits(g, &repo, &commits, scope)
+}
+
+/// Every commit reachable from HEAD, oldest first.
+fn all_commits(repo: &Repo) -> Result<Vec<ObjectId>> {
+    let head = repo
+        .resolve_commit("HEAD")
+        .context("HEAD has no commit yet: there is no history to scan")?;
+    repo.ancestry(&head)
+        .context("cannot list the commits reachable from HEAD")
+}
+
 fn scan_commits(g: &Global, repo: &Repo, commits: &[ObjectId], scope: String) -> Result<Status> {
     // A commit at a shallow clone's boundary has parents this clone never fetched: what it
     // changed is unknowable, and diffing it against nothing (as a root commit) would report
@@ -335,7 +406,16 @@ fn scan_commits(g: &Global, repo: &Repo, commits: &[ObjectId], scope: String) ->
         );
     }
     let setup = Setup::load(g, repo.workdir())?;
-    let scanner = setup.scanner();
+    let outcomes = commit_outcomes(repo, &setup.scanner(), commits)?;
+    finish(g, &setup, scope, Subject::History, outcomes)
+}
+
+/// What each commit added, scanned; a progress bar on a terminal for long histories.
+fn commit_outcomes(
+    repo: &Repo,
+    scanner: &Scanner<'_>,
+    commits: &[ObjectId],
+) -> Result<Vec<Outcome>> {
     let progress = commits.len() >= 20 && std::io::stderr().is_terminal();
     let mut outcomes = Vec::new();
     for (i, id) in commits.iter().enumerate() {
@@ -364,7 +444,7 @@ fn scan_commits(g: &Global, repo: &Repo, commits: &[ObjectId], scope: String) ->
     if progress {
         eprintln!();
     }
-    finish(g, &setup, scope, Subject::History, outcomes)
+    Ok(outcomes)
 }
 
 /// A merge shows, against its first parent, everything the merged branch added; those commits
@@ -557,12 +637,29 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
     use std::fmt::Write as _;
     if let Some(id) = explain {
         let Some(rule) = catalog.get(id) else {
-            if let Some(text) = crate::artifact::remediation(id) {
+            if let Some(text) = crate::model::remediation(id) {
                 let _ = writeln!(out, "{id}\n\n{text}");
                 write_stream(&mut std::io::stdout(), &out)?;
                 return Ok(Status::Clean);
             }
-            bail!("no rule `{id}` (see `leakgate rules`)");
+            if let Some(ids) = crate::gitleaks::leakgate_ids(id) {
+                // A gitleaks id: explain the leakgate rules that find the same credential.
+                let names: Vec<String> = ids.iter().map(|i| format!("`{i}`")).collect();
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "leakgate: gitleaks rule `{id}` is leakgate's {}",
+                    names.join(", ")
+                );
+                for i in ids {
+                    rules(g, Some(i))?;
+                }
+                return Ok(Status::Clean);
+            }
+            let specs = crate::rules::builtin_specs()?;
+            bail!(
+                "no rule `{id}`{} (see `leakgate rules`)",
+                crate::config::suggestion(id, &specs)
+            );
         };
         let s = &rule.spec;
         if g.format == Format::Json {
@@ -577,12 +674,14 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
             )?;
             return Ok(Status::Clean);
         }
-        let _ = writeln!(out, "{} — {}\n", s.id, s.title);
+        // Custom rules come from the repository's .leakgate.toml: every field is escaped.
+        let esc = report::sanitize;
+        let _ = writeln!(out, "{} — {}\n", esc(&s.id), esc(&s.title));
         let _ = writeln!(out, "What to do:\n");
         for line in s.remediation.trim().lines() {
-            let _ = writeln!(out, "  {}", line.trim());
+            let _ = writeln!(out, "  {}", esc(line.trim()));
         }
-        let _ = writeln!(out, "\nKeywords: {}", s.keywords.join(", "));
+        let _ = writeln!(out, "\nKeywords: {}", esc(&s.keywords.join(", ")));
         if let Some(e) = s.entropy {
             let _ = writeln!(out, "Entropy floor: {e} bits/char");
         }
@@ -593,9 +692,10 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
                 c.name()
             );
         }
-        let _ = writeln!(out, "Pattern: {}", s.regex.trim());
+        let pattern: Vec<String> = s.regex.trim().lines().map(esc).collect();
+        let _ = writeln!(out, "Pattern: {}", pattern.join("\n"));
         for r in &s.references {
-            let _ = writeln!(out, "See: {r}");
+            let _ = writeln!(out, "See: {}", esc(r));
         }
         write_stream(&mut std::io::stdout(), &out)?;
         return Ok(Status::Clean);
@@ -608,7 +708,7 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
                 serde_json::json!({"id": r.spec.id, "title": r.spec.title, "keywords": r.spec.keywords,
                     "checksum": r.spec.checksum.map(|c| c.name())})
             })
-            .chain(crate::artifact::RULES.iter().map(|(id, title, _)| {
+            .chain(crate::model::RULES.iter().map(|(id, title, _)| {
                 serde_json::json!({"id": id, "title": title, "keywords": [], "checksum": null})
             }))
             .collect();
@@ -633,18 +733,18 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
         let _ = writeln!(
             out,
             "{:width$}  {}{check}  (keywords: {})",
-            r.spec.id,
-            r.spec.title,
-            r.spec.keywords.join(", ")
+            report::sanitize(&r.spec.id),
+            report::sanitize(&r.spec.title),
+            report::sanitize(&r.spec.keywords.join(", "))
         );
     }
-    for (id, title, _) in crate::artifact::RULES {
+    for (id, title, _) in crate::model::RULES {
         let _ = writeln!(out, "{id:width$}  {title}  (model files)");
     }
     let _ = writeln!(
         out,
         "\n{} rules, catalog {}",
-        catalog.rules.len() + crate::artifact::RULES.len(),
+        catalog.rules.len() + crate::model::RULES.len(),
         crate::catalog_version!()
     );
     write_stream(&mut std::io::stdout(), &out)?;
@@ -657,7 +757,9 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
         .workdir()
         .context("the baseline lives in the working tree; this repository has none")?
         .to_path_buf();
-    let mut setup = Setup::load(g, Some(&root))?;
+    // The existing baseline is read here, not by `Setup`: `create` must work where it cannot be
+    // read (a version 1 file is replaced, and its message names this command).
+    let setup = Setup::load_with(g, Some(&root), false)?;
     let path = root.join(
         setup
             .config
@@ -665,22 +767,35 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
             .as_deref()
             .unwrap_or(Path::new(BASELINE_FILE)),
     );
-    let existing = setup.baseline.take();
+    let existing = match action {
+        BaselineAction::Create { .. } => Baseline::load(&path).ok().flatten(),
+        BaselineAction::Prune => Baseline::load(&path)?,
+    };
     let scanner = setup.scanner();
     let changes = repo
         .head_files()?
         .context("HEAD has no commit yet: nothing to baseline")?;
-    let outcomes = scanner.scan_changes(&repo, &changes, None)?;
-    let found: std::collections::BTreeSet<BaselineEntry> = outcomes
+    let mut outcomes = scanner.scan_changes(&repo, &changes, None)?;
+    if let BaselineAction::Create { history: true } = action {
+        outcomes.extend(commit_outcomes(&repo, &scanner, &all_commits(&repo)?)?);
+    }
+    // The salt is the repository's for good: kept from an existing baseline (so fingerprints in
+    // reports and code-scanning dashboards stay the same), made once otherwise.
+    let salt = match &existing {
+        Some(b) => b.salt.clone(),
+        None => Baseline::fresh_salt()?,
+    };
+    let mut findings: Vec<_> = outcomes.into_iter().flat_map(|o| o.findings).collect();
+    report::seal_all(&mut findings, salt.as_bytes());
+    let found: std::collections::BTreeSet<BaselineEntry> = findings
         .iter()
-        .flat_map(|o| &o.findings)
         .map(|f| BaselineEntry {
             rule: f.rule.clone(),
             fingerprint: f.fingerprint.clone(),
         })
         .collect();
     let (entries, verb) = match action {
-        BaselineAction::Create => (found, "wrote"),
+        BaselineAction::Create { .. } => (found, "wrote"),
         BaselineAction::Prune => {
             let old =
                 existing.with_context(|| format!("no baseline at {} to prune", path.display()))?;
@@ -690,7 +805,8 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
     };
     let n = entries.len();
     Baseline {
-        version: 1,
+        version: BASELINE_VERSION,
+        salt,
         findings: entries,
     }
     .write(&path)?;

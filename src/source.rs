@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use crate::detect::{Detector, Match, Suppressed};
 use crate::git::{self, Change};
 use crate::notebook;
+use crate::reach;
 use crate::repo::Repo;
 use crate::report::{fingerprint, Finding, Location, Part, Secret, Severity};
 
@@ -183,7 +184,8 @@ impl<'c> Scanner<'c> {
                 let mut out = self.scan_content(path, old.as_deref(), &new, commit);
                 if new_in_lfs {
                     // The content is in LFS, so "large model file staged without LFS" is false.
-                    out.findings.retain(|f| f.rule != "model-not-in-lfs");
+                    out.findings
+                        .retain(|f| f.rule != crate::model::rules::NOT_LFS);
                 }
                 out
             }
@@ -214,7 +216,26 @@ impl<'c> Scanner<'c> {
         let new = normalize_text(new);
         let old = old.map(normalize_text);
 
-        if let Some(out) = crate::artifact::scan(self, ctx, &new) {
+        let subject = crate::artifact::Subject {
+            path: ctx.path,
+            commit: ctx.commit,
+            block_unknown_imports: self.settings.block_unknown_imports,
+            lfs_warn_size: self.settings.lfs_warn_size,
+        };
+        if let Some(scan) = crate::artifact::scan(&subject, &new) {
+            let mut out = Outcome {
+                scanned: true,
+                bytes: new.len() as u64,
+                findings: scan.findings,
+                ..Outcome::default()
+            };
+            for (loc, text) in &scan.texts {
+                self.scan_snippet(text.as_bytes(), loc, &mut out);
+            }
+            out.findings.extend(crate::artifact::large_binary_warning(
+                &subject,
+                new.len() as u64,
+            ));
             return out;
         }
         if is_binary(&new) {
@@ -222,7 +243,10 @@ impl<'c> Scanner<'c> {
                 skipped: Some("binary".to_string()),
                 ..Outcome::default()
             };
-            crate::artifact::large_binary_warning(self, ctx, new.len() as u64, &mut out);
+            out.findings.extend(crate::artifact::large_binary_warning(
+                &subject,
+                new.len() as u64,
+            ));
             return out;
         }
         if path.ends_with(b".ipynb") {
@@ -260,105 +284,126 @@ impl<'c> Scanner<'c> {
                 }
             },
         };
+        let added = reach::line_ranges(new, &ranges);
+        for r in &added {
+            out.bytes += r.len() as u64;
+            out.lines += count_lines(&new[r.clone()]);
+        }
+        let matches = if ranges == [(1, u32::MAX)] {
+            self.detector.scan(new, &mut out.suppressed)
+        } else {
+            self.detector.scan_added(new, &added, &mut out.suppressed)
+        };
+        let mut locator = Locator::new(new);
         let mut old_lines: Option<HashSet<&[u8]>> = None;
-        for (text, first_line) in line_slices(new, &ranges) {
-            out.bytes += text.len() as u64;
-            out.lines += count_lines(text);
-            let matches = self.detector.scan(text, &mut out.suppressed);
-            let mut locator = Locator::new(text);
-            // (line start, line end, moved) of the last line looked up: matches come sorted, so
-            // each line is searched and looked up once however many matches it holds.
-            let mut moved_cache: Option<(usize, usize, bool)> = None;
-            for m in matches {
-                let (dl, column) = locator.locate(m.start);
-                if let Some(old) = old {
-                    // A line that only moved (same content, maybe re-indented) is not new.
-                    let start = locator.line_start();
-                    let moved = match moved_cache {
-                        Some((s, e, moved)) if s == start && m.start <= e => moved,
-                        _ => {
-                            let end = memchr::memchr(b'\n', &text[start..])
-                                .map_or(text.len(), |i| start + i);
-                            let lines = old_lines.get_or_insert_with(|| {
-                                old.split(|&b| b == b'\n').map(trim).collect()
-                            });
-                            let moved = lines.contains(trim(&text[start..end]));
+        // (line start, line end, moved) of the last one-line secret judged: matches come sorted,
+        // so a line holding many secrets is searched and looked up once.
+        let mut moved_cache: Option<(usize, usize, bool)> = None;
+        for m in matches {
+            let (line, column) = locator.locate(m.start);
+            if let Some(old) = old {
+                let start = locator.line_start();
+                let moved = match moved_cache {
+                    Some((s, e, moved)) if s == start && m.end <= e => moved,
+                    _ => {
+                        let lines = old_lines
+                            .get_or_insert_with(|| old.split(|&b| b == b'\n').map(trim).collect());
+                        let moved = only_moved(new, &added, start, m.end, lines);
+                        let end =
+                            memchr::memchr(b'\n', &new[start..]).map_or(new.len(), |i| start + i);
+                        if m.end <= end {
                             moved_cache = Some((start, end, moved));
-                            moved
                         }
-                    };
-                    if moved {
-                        continue;
+                        moved
                     }
-                }
-                let loc = Location {
-                    path: ctx.path.to_vec(),
-                    line: first_line + dl,
-                    column,
-                    commit: ctx.commit.map(str::to_string),
-                    ..Location::default()
                 };
-                out.findings.push(self.finding(&m, loc));
+                if moved {
+                    continue;
+                }
             }
+            let loc = Location {
+                path: ctx.path.to_vec(),
+                line: line + 1,
+                column,
+                commit: ctx.commit.map(str::to_string),
+                ..Location::default()
+            };
+            out.findings.push(self.finding(&m, loc));
         }
         out
     }
 
     /// Notebook units that are new in the staged version; secrets already in the previous
     /// version are not reported again (re-saved, re-executed and reordered notebooks are quiet).
+    ///
+    /// Memory: units are scanned one at a time as the notebook is read, the previous version is
+    /// kept as one hash per unit text, and it is read a second time only when something new was
+    /// found; so a notebook costs its parsed outline plus one unit, not all its text twice.
     fn scan_notebook(&self, ctx: &Ctx<'_>, old: Option<&[u8]>, new: &[u8]) -> Result<Outcome> {
-        let units = notebook::units(new)?;
-        let old_units = old
-            .and_then(|o| notebook::units(o).ok())
-            .unwrap_or_default();
-        let known: HashSet<&str> = old_units.iter().map(|u| u.text.as_str()).collect();
+        // Keyed per process (SipHash with random keys): a unit cannot be crafted to collide with
+        // an old one and so be skipped.
+        use std::hash::BuildHasher as _;
+        let hasher = std::collections::hash_map::RandomState::new();
+        let mut known: HashSet<u64> = HashSet::new();
+        if let Some(old) = old {
+            let read = notebook::for_each_unit(old, |u| {
+                known.insert(hasher.hash_one(u.text.as_str()));
+            });
+            if read.is_err() {
+                // An unreadable previous version: everything counts as new.
+                known.clear();
+            }
+        }
         let mut out = Outcome {
             scanned: true,
             ..Outcome::default()
         };
-        let mut pending = Vec::new();
-        for unit in units.iter().filter(|u| !known.contains(u.text.as_str())) {
+        let mut pending: Vec<(Match, Location)> = Vec::new();
+        notebook::for_each_unit(new, |unit| {
+            if known.contains(&hasher.hash_one(unit.text.as_str())) {
+                return;
+            }
             let text = unit.text.as_bytes();
             out.bytes += text.len() as u64;
             out.lines += count_lines(text);
-            for m in self.detector.scan(text, &mut out.suppressed) {
-                pending.push((unit, m));
+            let matches = self.detector.scan(text, &mut out.suppressed);
+            // Matches come sorted within the unit: one pass of the locator.
+            let mut locator = Locator::new(text);
+            for m in matches {
+                let (cell_line, raw_line) = unit.locate(m.start);
+                let (_, column) = locator.locate(m.start);
+                let loc = Location {
+                    path: ctx.path.to_vec(),
+                    line: raw_line,
+                    column,
+                    cell: unit.cell,
+                    output: unit.output_at(m.start),
+                    cell_line: Some(cell_line),
+                    part: Some(match unit.part {
+                        notebook::Part::Source => Part::Source,
+                        notebook::Part::Output => Part::Output,
+                        notebook::Part::Metadata => Part::Metadata,
+                        notebook::Part::Attachment => Part::Attachment,
+                    }),
+                    commit: ctx.commit.map(str::to_string),
+                    member: None,
+                };
+                pending.push((m, loc));
+            }
+        })?;
+        if let (false, Some(old)) = (pending.is_empty(), old) {
+            let mut ignored = Suppressed::default();
+            let mut before: HashSet<(usize, Vec<u8>)> = HashSet::new();
+            let read = notebook::for_each_unit(old, |u| {
+                for m in self.detector.scan(u.text.as_bytes(), &mut ignored) {
+                    before.insert((m.rule, m.secret));
+                }
+            });
+            if read.is_ok() {
+                pending.retain(|(m, _)| !before.contains(&(m.rule, m.secret.clone())));
             }
         }
-        if !pending.is_empty() && !old_units.is_empty() {
-            let mut ignored = Suppressed::default();
-            let before: HashSet<(usize, Vec<u8>)> = old_units
-                .iter()
-                .flat_map(|u| self.detector.scan(u.text.as_bytes(), &mut ignored))
-                .map(|m| (m.rule, m.secret))
-                .collect();
-            pending.retain(|(_, m)| !before.contains(&(m.rule, m.secret.clone())));
-        }
-        let mut locator: Option<(&notebook::Unit, Locator<'_>)> = None;
-        for (unit, m) in pending {
-            let (cell_line, raw_line) = unit.locate(m.start);
-            // Pending matches are grouped by unit and sorted within it: one pass per unit.
-            let loc = match &mut locator {
-                Some((u, l)) if std::ptr::eq(*u, unit) => l,
-                slot => &mut slot.insert((unit, Locator::new(unit.text.as_bytes()))).1,
-            };
-            let (_, column) = loc.locate(m.start);
-            let loc = Location {
-                path: ctx.path.to_vec(),
-                line: raw_line,
-                column,
-                cell: unit.cell,
-                output: unit.output,
-                cell_line: Some(cell_line),
-                part: Some(match unit.part {
-                    notebook::Part::Source => Part::Source,
-                    notebook::Part::Output => Part::Output,
-                    notebook::Part::Metadata => Part::Metadata,
-                    notebook::Part::Attachment => Part::Attachment,
-                }),
-                commit: ctx.commit.map(str::to_string),
-                member: None,
-            };
+        for (m, loc) in pending {
             out.findings.push(self.finding(&m, loc));
         }
         Ok(out)
@@ -423,46 +468,28 @@ pub fn is_binary(bytes: &[u8]) -> bool {
     memchr::memchr(0, &bytes[..bytes.len().min(BINARY_SNIFF)]).is_some()
 }
 
-/// Slices of `text` covering the 1-based line ranges, each with its first line number.
-/// Ranges are sorted and disjoint (diff hunks); one pass over the text.
-fn line_slices<'t>(text: &'t [u8], ranges: &[(u32, u32)]) -> Vec<(&'t [u8], u32)> {
-    let mut out = Vec::with_capacity(ranges.len());
-    let mut line = 1u32;
-    let mut pos = 0usize;
-    let mut newlines = memchr::memchr_iter(b'\n', text);
-    for &(start, count) in ranges {
-        while line < start {
-            match newlines.next() {
-                Some(i) => {
-                    pos = i + 1;
-                    line += 1;
-                }
-                None => return out,
-            }
+/// Whether every added line the secret span touches was already in the old version (same
+/// content, maybe re-indented): a secret that only moved is not new. A secret over several
+/// lines is new as soon as one of its added lines is.
+/// `start` is the start of the line holding the secret's first byte, `span_end` its end.
+fn only_moved(
+    text: &[u8],
+    added: &[std::ops::Range<usize>],
+    mut start: usize,
+    span_end: usize,
+    old_lines: &HashSet<&[u8]>,
+) -> bool {
+    loop {
+        let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
+        let line = start..end + 1;
+        if reach::overlaps(added, &line) && !old_lines.contains(trim(&text[start..end])) {
+            return false;
         }
-        let begin = pos;
-        let mut taken = 0u32;
-        while taken < count {
-            match newlines.next() {
-                Some(i) => {
-                    pos = i + 1;
-                    line += 1;
-                    taken += 1;
-                }
-                None => {
-                    pos = text.len();
-                    break;
-                }
-            }
+        if end + 1 >= span_end || end >= text.len() {
+            return true;
         }
-        if begin < pos {
-            out.push((&text[begin..pos], start));
-        }
-        if pos >= text.len() {
-            break;
-        }
+        start = end + 1;
     }
-    out
 }
 
 fn count_lines(text: &[u8]) -> u64 {
@@ -549,26 +576,6 @@ fn trim(line: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_slices_table() {
-        type Case<'a> = (&'a str, &'a [(u32, u32)], &'a [(&'a str, u32)]);
-        let text = b"l1\nl2\nl3\nl4\nl5";
-        let cases: &[Case] = &[
-            ("whole", &[(1, u32::MAX)], &[("l1\nl2\nl3\nl4\nl5", 1)]),
-            ("middle", &[(2, 2)], &[("l2\nl3\n", 2)]),
-            ("two", &[(1, 1), (5, 1)], &[("l1\n", 1), ("l5", 5)]),
-            ("past end", &[(9, 1)], &[]),
-        ];
-        for (name, ranges, want) in cases {
-            let got: Vec<(String, u32)> = line_slices(text, ranges)
-                .into_iter()
-                .map(|(t, l)| (String::from_utf8_lossy(t).into_owned(), l))
-                .collect();
-            let want: Vec<(String, u32)> = want.iter().map(|(t, l)| (t.to_string(), *l)).collect();
-            assert_eq!(got, want, "{name}");
-        }
-    }
 
     #[test]
     fn locator_agrees_with_line_and_column() {

@@ -264,7 +264,7 @@ fn check_rendering(scanner: &Scanner<'_>, out: source::Outcome) {
     let rendered = [
         ("human", report::render_human(&report, catalog, &style)),
         ("json", report::render_json(&report, catalog, false)),
-        ("sarif", report::render_sarif(&report, catalog)),
+        ("sarif", report::render_sarif(&report, catalog, true)),
     ];
     for (format, text) in &rendered {
         assert_terminal_safe(format, text);

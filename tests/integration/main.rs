@@ -1,6 +1,8 @@
 //! leakgate's integration tests: real git repositories built with the git CLI, the built binary
 //! run against them in an isolated environment. One binary, one module per area.
 
+mod added;
+mod adopt;
 mod bypass;
 mod encoded;
 mod gitcli;

@@ -47,13 +47,17 @@ fn every_model_fixture_gets_its_expected_verdict() {
             })
             .collect();
         let unknown = imports.iter().filter(|i| i["verdict"] == "Unknown").count();
+        // Where the synthetic token sits: a metadata key named for it, or a named member.
+        let token_in = want["token_in"].as_str().unwrap_or("hf_token");
         let has_token = want["metadata_keys"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|k| k.as_str().unwrap().contains("hf_token"));
+            .any(|k| k.as_str().unwrap().contains(token_in));
 
-        let blocking = !dangerous.is_empty() || has_token;
+        let problems_expected = want["problems"].as_bool().unwrap();
+        // Fail closed: a model file that could not be fully inspected blocks too.
+        let blocking = !dangerous.is_empty() || has_token || problems_expected;
         run.code(if blocking { 1 } else { 0 });
         let got: Vec<&Value> = by_rule(&v, "pickle-dangerous-import");
         assert_eq!(got.len(), dangerous.len(), "{name}\n{}", run.dump());
@@ -67,19 +71,23 @@ fn every_model_fixture_gets_its_expected_verdict() {
         let warned = by_rule(&v, "pickle-unknown-import");
         assert_eq!(warned.len(), unknown, "{name}\n{}", run.dump());
         assert!(warned.iter().all(|f| f["severity"] == "warning"), "{name}");
-        let problems = !by_rule(&v, "model-unreadable").is_empty();
+        let unreadable = by_rule(&v, "model-unreadable");
         assert_eq!(
-            problems,
-            want["problems"].as_bool().unwrap(),
+            !unreadable.is_empty(),
+            problems_expected,
             "{name}\n{}",
             run.dump()
+        );
+        assert!(
+            unreadable.iter().all(|f| f["severity"] == "error"),
+            "{name}"
         );
         if has_token {
             let t = by_rule(&v, "huggingface-token");
             assert_eq!(t.len(), 1, "{name}\n{}", run.dump());
             assert_eq!(t[0]["part"], "metadata", "{name}");
             assert!(
-                t[0]["member"].as_str().unwrap().contains("hf_token"),
+                t[0]["member"].as_str().unwrap().contains(token_in),
                 "{name}: {:#}",
                 t[0]
             );
@@ -178,4 +186,118 @@ fn credential_inside_a_pickled_dict_is_found() {
     let t = by_rule(&v, "huggingface-token");
     assert_eq!(t.len(), 1, "{v:#}");
     assert!(by_rule(&v, "pickle-dangerous-import").is_empty(), "{v:#}");
+}
+
+/// `n` distinct harmless imports (each popped), then `posix.system("pwned")`: protocol 2.
+fn many_imports_then_system(n: usize) -> Vec<u8> {
+    let mut v = vec![0x80, 0x02];
+    for i in 0..n {
+        v.extend_from_slice(format!("cmodels_fixture\nLayer{i}\n0").as_bytes());
+    }
+    v.extend_from_slice(b"cposix\nsystem\n\x8c\x05pwned\x85R.");
+    v
+}
+
+#[test]
+fn import_cap_4096_harmless_then_posix_system_blocks() {
+    // Regression (issue 18): the walk stopped at the import cap with a warning and exit 0.
+    let r = TestRepo::new();
+    r.stage("model/layers.pkl", many_imports_then_system(4100));
+    let v = r.check_json(1);
+    let d = by_rule(&v, "pickle-dangerous-import");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert!(d[0]["detail"].as_str().unwrap().starts_with("posix.system"));
+    let cap = by_rule(&v, "model-unreadable");
+    assert_eq!(cap.len(), 1, "{v:#}");
+    assert_eq!(cap[0]["severity"], "error");
+    assert!(cap[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("distinct imports"));
+}
+
+#[test]
+fn model_file_that_cannot_be_fully_read_blocks() {
+    // A cut pickle: what follows the cut is unknown, so the commit is blocked with the reason.
+    let r = TestRepo::new();
+    r.stage("model/cut.pkl", model("truncated.pkl"));
+    let run = r.leakgate(&["check-staged"]);
+    run.code(1).stderr_has("model-unreadable");
+}
+
+#[test]
+fn accepting_one_model_in_the_baseline_does_not_accept_a_new_file_with_the_same_import() {
+    // Regression (issue 16): the fingerprint was rule + import only, so a baselined model let
+    // any new file importing posix.system through.
+    let r = TestRepo::new();
+    r.stage("legacy/model.pkl", model("os_system.pkl"));
+    r.commit("an old model, reviewed");
+    r.leakgate(&["baseline", "create"]).code(0);
+    r.stage("legacy/model.pkl", model("os_system_p4.pkl"));
+    let v = r.check_json(0);
+    assert_eq!(v["suppressed"]["baseline"], 1, "{v:#}");
+    r.stage("new/evil.pkl", model("os_system.pkl"));
+    let v = r.check_json(1);
+    let d = by_rule(&v, "pickle-dangerous-import");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(d[0]["path"], "new/evil.pkl");
+}
+
+#[test]
+fn model_findings_say_what_they_are_and_never_suggest_an_inline_allow() {
+    let r = TestRepo::new();
+    r.stage("weights.pkl", model("os_system.pkl"));
+    let run = r.leakgate(&["check-staged"]);
+    run.code(1)
+        .stderr_has("1 model-file problem found")
+        .stderr_has("Dangerous import in a model file")
+        .stderr_has("the POSIX implementation of os")
+        .stderr_has("[allow] paths")
+        .output_lacks("leakgate:allow")
+        .output_lacks("secret found");
+    let v = r.check_json(1);
+    let f = &by_rule(&v, "pickle-dangerous-import")[0];
+    assert!(f["title"].as_str().unwrap().contains("model file"), "{f:#}");
+    assert!(f["detail"].as_str().unwrap().contains("POSIX"), "{f:#}");
+}
+
+/// Protocol 2 pickle of a one-entry dict, built opcode by opcode (never unpickled).
+fn pickled_pair(key: &str, value: &[u8], value_op: u8) -> Vec<u8> {
+    let mut p = vec![0x80, 0x02, b'}', b'q', 0x00, b'X'];
+    p.extend((key.len() as u32).to_le_bytes());
+    p.extend(key.as_bytes());
+    p.push(value_op);
+    p.extend((value.len() as u32).to_le_bytes());
+    p.extend(value);
+    p.extend(b"s.");
+    p
+}
+
+#[test]
+fn pickled_config_password_is_found_with_its_key() {
+    // The value alone is a random string no specific rule knows: only `key: "value"` is a
+    // hard-coded secret (issue 16).
+    let r = TestRepo::new();
+    r.stage(
+        "cache/settings.pkl",
+        pickled_pair("db_password", b"Wq7vLz2pXk9rTb4m", b'X'),
+    );
+    let v = r.check_json(1);
+    let f = by_rule(&v, "generic-secret-assignment");
+    assert_eq!(f.len(), 1, "{v:#}");
+    assert!(
+        f[0]["member"].as_str().unwrap().contains("pickle string"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn token_pickled_as_bytes_is_found() {
+    let r = TestRepo::new();
+    r.stage(
+        "cache/client.pkl",
+        pickled_pair("blob", HF_A.as_bytes(), b'B'),
+    );
+    let v = r.check_json(1);
+    assert_eq!(by_rule(&v, "huggingface-token").len(), 1, "{v:#}");
 }

@@ -74,6 +74,8 @@ fn every_fixture_reports_exactly_its_expected_findings() {
         "clean.ipynb",
         "nbformat3.ipynb",
         "broken.ipynb",
+        "timed_login.ipynb",
+        "timed_login_rerun.ipynb",
     ] {
         let r = TestRepo::new();
         r.stage(&format!("nb/{name}"), notebook(name));

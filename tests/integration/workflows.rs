@@ -168,7 +168,7 @@ fn path_with_bin() -> OsString {
 /// The real `pre-commit` executable: on PATH (tests/run.sh puts it there), else in the venv
 /// tests/run.sh creates. Missing is a failure, not a skip: these tests are the proof that the
 /// framework integration works.
-fn pre_commit_exe() -> PathBuf {
+pub(crate) fn pre_commit_exe() -> PathBuf {
     let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|d| d.join("pre-commit"))
         .find(|p| p.is_file());
@@ -193,8 +193,8 @@ fn real_home(var: &str, dir: &str) -> OsString {
 }
 
 pub(crate) struct Framework {
-    exe: PathBuf,
-    env: Vec<(&'static str, OsString)>,
+    pub(crate) exe: PathBuf,
+    pub(crate) env: Vec<(&'static str, OsString)>,
 }
 
 impl Framework {
@@ -264,6 +264,8 @@ pub(crate) fn hook_repo_snapshot(r: &TestRepo) -> (PathBuf, String) {
         "Cargo.lock",
         "README.md",
         ".pre-commit-hooks.yaml",
+        "pyproject.toml",
+        "python",
         "src",
         "hooks",
         "tests/integration",
@@ -312,7 +314,7 @@ pub(crate) fn write_config(r: &TestRepo, repo: &Path, rev: &str, hooks: &[&str])
 /// The checks every framework flavour must pass once installed: a token commit is refused with
 /// leakgate's report, a clean one goes through, `run --all-files` and `run --files` scan
 /// committed content, and the pre-push hook blocks a pushed token naming its commit.
-fn framework_scenario(r: &TestRepo, fw: &Framework, commit_hook: &str) {
+pub(crate) fn framework_scenario(r: &TestRepo, fw: &Framework, commit_hook: &str) {
     // A commit carrying a token is refused with leakgate's report; HEAD does not move.
     let before = r.head();
     r.stage("app/config.py", format!("import os\nHF = \"{HF_A}\"\n"));
@@ -352,7 +354,7 @@ fn framework_scenario(r: &TestRepo, fw: &Framework, commit_hook: &str) {
 /// pre-push through the framework: the range comes from PRE_COMMIT_FROM_REF/TO_REF (a push onto
 /// an existing branch, or a new branch off known history) or PRE_COMMIT_LOCAL_BRANCH alone (the
 /// whole history is new to the remote).
-fn framework_pre_push_scenario(r: &TestRepo, fw: &Framework) {
+pub(crate) fn framework_pre_push_scenario(r: &TestRepo, fw: &Framework) {
     r.git(&["checkout", "-q", "-b", "pp-base", "HEAD~1"]);
     add_bare_remote(r);
     // Whole history new to the remote, clean: goes through (PRE_COMMIT_LOCAL_BRANCH path).

@@ -2,11 +2,13 @@
 //! run against them in an isolated environment. One binary, one module per area.
 
 mod encoded;
+mod guarantees;
 mod harness;
 mod hostile;
 mod index_forms;
 mod living;
 mod models;
 mod notebooks;
+mod settings;
 mod staged;
 mod workflows;

@@ -305,3 +305,38 @@ fn install_refreshes_an_older_leakgate_shim_in_place() {
         blocked.dump()
     );
 }
+
+/// A config error names the exact 1-based line and column of the offending key (found by
+/// cargo-mutants: a 0-based column survived the suite).
+#[test]
+fn config_error_names_the_exact_line_and_column() {
+    let r = TestRepo::new();
+    config(&r, "[limits]\n  max_findingz = 3\n");
+    let run = r.leakgate(&["check-staged"]);
+    assert_fails_closed(
+        &run,
+        &["(line 2, column 3)", "unknown field `max_findingz`"],
+    );
+}
+
+/// A custom rule's negative example that its own regex matches is refused (found by
+/// cargo-mutants: inverting the rule comparison survived the suite).
+#[test]
+fn custom_rule_whose_negative_example_matches_is_refused() {
+    let r = TestRepo::new();
+    let rule = "[[rules]]\nid = \"acme-t\"\ntitle = \"ACME\"\nregex = '''(acme_[0-9a-f]{8})'''\n\
+                secret_group = 1\nkeywords = [\"acme_\"]\nremediation = \"Revoke it.\"\n\
+                examples = [\"acme_0123abcd\"]\n";
+    config(
+        &r,
+        &format!("{rule}negative_examples = [\"acme_deadbeef\"]\n"),
+    );
+    let run = r.leakgate(&["check-staged"]);
+    assert_fails_closed(&run, &["acme-t", "negative example"]);
+    // A negative example that does not match loads.
+    config(
+        &r,
+        &format!("{rule}negative_examples = [\"acme_nothex!!\"]\n"),
+    );
+    r.leakgate(&["check-staged"]).code(0);
+}

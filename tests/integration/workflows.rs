@@ -650,6 +650,70 @@ fn chained_pre_push_hook_and_leakgate_both_see_a_pushed_token() {
     );
 }
 
+/// A failing chained pre-push hook blocks a clean push, and leakgate does not run after it.
+#[test]
+fn failing_chained_pre_push_hook_blocks_a_clean_push() {
+    let r = TestRepo::new();
+    commit_file(&r, "a.py", "a = 1\n", "c1");
+    add_bare_remote(&r);
+    let hooks = git_path_hooks(&r, &r.dir);
+    write_hook(
+        &hooks.join("pre-push"),
+        "#!/bin/sh\necho 'their check failed' >&2\nexit 3\n",
+    );
+    r.leakgate(&["install", "--hook", "pre-push"]).code(0);
+    let push = r.try_git(&["push", "origin", "main"]);
+    refused(&push);
+    has(&push, "their check failed");
+    lacks(&push, "commit to push");
+    assert_eq!(remote_sha(&r, "main"), None);
+}
+
+/// The pre-push shim as shipped, with no leakgate to be found: the push is blocked, not waved
+/// through.
+#[test]
+fn pre_push_hook_without_a_binary_blocks() {
+    let r = TestRepo::new();
+    commit_file(&r, "a.py", "a = 1\n", "c1");
+    add_bare_remote(&r);
+    let shim =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/pre-push"))
+            .unwrap();
+    write_hook(&r.dir.join(".git/hooks/pre-push"), &shim);
+    let git = run_env(&r, "sh", &r.dir, &["-c", "command -v git"], &[]);
+    let git_dir = Path::new(git.stdout.trim()).parent().unwrap().to_path_buf();
+    let push = run_env(
+        &r,
+        "git",
+        &r.dir,
+        &["push", "origin", "main"],
+        &[(
+            "PATH",
+            OsString::from(format!("{}:/usr/bin:/bin", git_dir.display())),
+        )],
+    );
+    refused(&push);
+    has(&push, "leakgate binary was not found");
+    has(&push, "git push --no-verify");
+    assert_eq!(remote_sha(&r, "main"), None);
+}
+
+/// "History already on the remote" is the remote being pushed to: a branch new to a second
+/// remote is scanned whole even though `origin` has its commits (found by a hand mutation of
+/// the pre-push shim: dropping the remote name made leakgate fall back to `origin`).
+#[test]
+fn new_branch_on_a_second_remote_is_checked_against_that_remote() {
+    let (r, _) = pre_push_repo();
+    let old = commit_file(&r, "old.py", &format!("K = '{HF_A}'\n"), "old leak");
+    succeeded(&r.try_git(&["push", "-q", "--no-verify", "origin", "main"]));
+    let mirror = r.tmp().join("mirror.git");
+    r.git_in(r.tmp(), &["init", "-q", "--bare", mirror.to_str().unwrap()]);
+    r.git(&["remote", "add", "mirror", mirror.to_str().unwrap()]);
+    let push = r.try_git(&["push", "mirror", "main"]);
+    refused(&push);
+    has(&push, &old[..12]);
+}
+
 /// The framework's pre-push range: PRE_COMMIT_FROM_REF decides where scanning starts, so moving
 /// it past the commit that adds a token changes the verdict (and naming the token's parent
 /// brings it back).

@@ -340,3 +340,17 @@ fn custom_rule_whose_negative_example_matches_is_refused() {
     );
     r.leakgate(&["check-staged"]).code(0);
 }
+
+/// A baseline that exists but cannot be read is an error naming it, not "no baseline" (found
+/// by cargo-mutants: treating every read error as "missing" survived the suite).
+#[test]
+fn unreadable_baseline_fails_closed() {
+    let r = TestRepo::new();
+    r.stage("a.py", "x = 1\n");
+    std::fs::create_dir_all(r.dir.join(".leakgate-baseline.json")).unwrap();
+    let run = r.leakgate(&["check-staged"]);
+    assert_fails_closed(&run, &["cannot read baseline", ".leakgate-baseline.json"]);
+    // Missing is fine: no baseline.
+    std::fs::remove_dir(r.dir.join(".leakgate-baseline.json")).unwrap();
+    r.leakgate(&["check-staged"]).code(0);
+}

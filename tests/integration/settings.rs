@@ -354,3 +354,16 @@ fn unreadable_baseline_fails_closed() {
     std::fs::remove_dir(r.dir.join(".leakgate-baseline.json")).unwrap();
     r.leakgate(&["check-staged"]).code(0);
 }
+
+/// A hooks directory that is not a directory: install fails closed naming the hook it could not
+/// inspect (cargo-mutants: treating every inspection error as "nothing there" survived; it then
+/// failed later with a vaguer message).
+#[test]
+fn install_into_a_hooks_path_that_is_a_file_fails_closed() {
+    let r = TestRepo::new();
+    let hooks = r.dir.join(".git/hooks");
+    std::fs::remove_dir_all(&hooks).unwrap();
+    std::fs::write(&hooks, "not a directory\n").unwrap();
+    let run = r.leakgate(&["install"]);
+    assert_fails_closed(&run, &["cannot inspect", "hooks/pre-commit"]);
+}

@@ -6,7 +6,7 @@
 //! `cargo test`'s own `OUT_DIR`, `CARGO_*`, `RUSTUP_TOOLCHAIN`, `RUST_BACKTRACE`, nor the `GIT_*`
 //! of a hook `cargo test` may run in. A test that needs more (the framework's `language: rust`
 //! build needs the real toolchain homes) adds it explicitly and says why.
-//! `workflows::children_see_no_cargo_environment` fails when anything leaks again.
+//! `guarantees::children_see_no_cargo_environment` fails when anything leaks again.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

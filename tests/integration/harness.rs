@@ -8,6 +8,7 @@
 //! build needs the real toolchain homes) adds it explicitly and says why.
 //! `guarantees::children_see_no_cargo_environment` fails when anything leaks again.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -21,6 +22,40 @@ pub const CHILD_ENV_PASSED: &[&str] = &["PATH", "TMPDIR"];
 pub const HF_A: &str = "hf_4sx1eZ7zGTbBF9d66F2rSHGNKSpmq6Ka0T";
 pub const HF_B: &str = "hf_gZ8HQ0NlNIcpAIFmB6NwEkyxBt5ZhFIYhI";
 pub const HF_C: &str = "hf_t8txyqi2AryGIN03W1CkdkeQ4hF5z7mLYg";
+
+/// What a child that runs the Rust toolchain (the framework's `language: rust` build, a wheel
+/// build) needs on top of the cleared environment: rustup's `cargo` proxy finds the installed
+/// toolchain through RUSTUP_HOME and the registry cache through CARGO_HOME (the harness HOME is
+/// a temp dir), and a build that resolves dependencies reaches crates.io through the machine's
+/// proxy and CA settings, when set. Add it to a command with `.envs(toolchain_env())`.
+pub fn toolchain_env() -> Vec<(&'static str, OsString)> {
+    let real_home = |var: &str, dir: &str| {
+        std::env::var_os(var).unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").expect("HOME is set");
+            Path::new(&home).join(dir).into_os_string()
+        })
+    };
+    let mut env = vec![
+        ("CARGO_HOME", real_home("CARGO_HOME", ".cargo")),
+        ("RUSTUP_HOME", real_home("RUSTUP_HOME", ".rustup")),
+    ];
+    for k in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "CARGO_HTTP_CAINFO",
+    ] {
+        if let Some(v) = std::env::var_os(k) {
+            env.push((k, v));
+        }
+    }
+    env
+}
 
 pub struct TestRepo {
     root: tempfile::TempDir,

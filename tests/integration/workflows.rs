@@ -183,30 +183,6 @@ fn pre_commit_exe() -> PathBuf {
         })
 }
 
-/// The real toolchain's homes (the harness HOME is a temp dir and its environment is cleared):
-/// the framework's `cargo install` runs through rustup's `cargo` proxy, which finds the installed
-/// toolchain through RUSTUP_HOME, and reuses the registry cache in CARGO_HOME.
-fn real_home(var: &str, dir: &str) -> OsString {
-    std::env::var_os(var).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").expect("HOME is set");
-        Path::new(&home).join(dir).into_os_string()
-    })
-}
-
-/// What the framework's `cargo install` needs to reach crates.io (it runs without `--locked`, so
-/// it resolves against the registry index): the machine's proxy and CA settings, when set.
-const NETWORK_ENV: &[&str] = &[
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "CARGO_HTTP_CAINFO",
-];
-
 struct Framework {
     exe: PathBuf,
     env: Vec<(&'static str, OsString)>,
@@ -217,10 +193,10 @@ impl Framework {
     /// `language: rust` test leaves it off, so only the framework's own build can answer.
     ///
     /// On top of the harness's cleared environment, exactly what the framework's `language:
-    /// rust` build needs: the toolchain homes and the network settings (above) and a cache for
-    /// its compiled dependencies. Nothing of `cargo test`'s own environment (`OUT_DIR`,
-    /// `CARGO_PKG_*`, `RUSTUP_TOOLCHAIN`, …) is passed: the build must stand on the hook
-    /// repository's files alone.
+    /// rust` build needs: `harness::toolchain_env` (toolchain homes, network settings) and a
+    /// cache for its compiled dependencies. Nothing of `cargo test`'s own environment
+    /// (`OUT_DIR`, `CARGO_PKG_*`, `RUSTUP_TOOLCHAIN`, …) is passed: the build must stand on the
+    /// hook repository's files alone.
     fn new(r: &TestRepo, system_bin: bool) -> Framework {
         let exe = pre_commit_exe();
         let path = if system_bin {
@@ -233,8 +209,6 @@ impl Framework {
                 "PRE_COMMIT_HOME",
                 r.tmp().join("pre-commit-home").into_os_string(),
             ),
-            ("CARGO_HOME", real_home("CARGO_HOME", ".cargo")),
-            ("RUSTUP_HOME", real_home("RUSTUP_HOME", ".rustup")),
             // The build the framework runs (`cargo install --path` on the hook repository) keeps
             // its compiled dependencies here between test runs; the first run is a cold build.
             (
@@ -245,11 +219,7 @@ impl Framework {
             ),
             ("PATH", path),
         ];
-        for k in NETWORK_ENV {
-            if let Some(v) = std::env::var_os(k) {
-                env.push((k, v));
-            }
-        }
+        env.extend(toolchain_env());
         Framework { exe, env }
     }
 

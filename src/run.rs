@@ -28,6 +28,12 @@ const DEFAULT_DECODE_DEPTH: usize = 2;
 const DEFAULT_MAX_FINDINGS: usize = 200;
 
 pub fn run(cli: Cli) -> Result<Status> {
+    // Test seam, debug builds only (never in a release): a bug on demand, so a test can prove
+    // main's panic guard still turns any panic into exit 2 with one line (guarantees.rs).
+    #[cfg(debug_assertions)]
+    if let Some(what) = std::env::var_os("LEAKGATE_TEST_PANIC") {
+        panic!("{}", what.to_string_lossy());
+    }
     let g = &cli.global;
     if g.show_secrets && std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
         bail!("--show-secrets is refused when CI is set: CI logs are shared and kept");

@@ -14,8 +14,10 @@
 //!   `text.len() + OUTPUT_SLACK` decoded bytes in all, also one nesting level down;
 //! - `git::added_ranges`: ranges are 1-based, non-empty, sorted, disjoint and inside the new
 //!   blob's line count; identical buffers add nothing; an empty old buffer adds every line;
-//! - `Scanner::scan_content`: findings sit on a line and column that exist in the (normalised)
-//!   staged text (column 0 only for model-file findings, which have none) and on the scanned path; identical old and new content reports nothing; the
+//! - `Scanner::scan_content`: findings sit on a line that exists in the (normalised) staged text
+//!   and on the scanned path (column 0 only for model-file findings, which have none); in a text
+//!   file the column is exact: the secret starts at that character of that line (for a decoded
+//!   secret the column lies within the line); identical old and new content reports nothing; the
 //!   human, JSON and SARIF renderings of the outcome contain no terminal control or bidi
 //!   character and no long secret in full.
 //! - `index::parse`: a parsed index has non-empty paths strictly ordered by (path, stage);
@@ -24,8 +26,12 @@
 //!   is found by name. Inputs are tried as given and with a zeroed trailer (`index.skipHash`),
 //!   so mutants get past the checksum.
 //!
+//! Each check counts the inputs that got past parsing ([`deep_checks`]); the stable mutation
+//! test asserts a floor on that share, so a stream of inputs the parsers reject fails there.
+//!
 //! Only `std` and `leakgate` are used: this file must build unchanged in both crates.
 
+use std::cell::Cell;
 use std::sync::LazyLock;
 
 use leakgate::detect::{Detector, Policy};
@@ -35,6 +41,22 @@ use leakgate::source::{self, Scanner, Settings};
 
 static CATALOG: LazyLock<Catalog> =
     LazyLock::new(|| Catalog::builtin().expect("the built-in catalog loads"));
+
+thread_local! {
+    /// Inputs of this thread that got past parsing to the deep invariants (see [`deep_checks`]).
+    static DEEP: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How many inputs, on this thread, reached the deep invariants of a check (units parsed, spans
+/// decoded, ranges added, findings made, an index parsed) rather than stopping at "not valid":
+/// the stable mutation test asserts a floor, so a mutator that only feeds parse errors fails.
+pub fn deep_checks() -> usize {
+    DEEP.with(Cell::get)
+}
+
+fn reached() {
+    DEEP.with(|d| d.set(d.get() + 1));
+}
 
 /// Lines as git counts them: one per `\n`, plus an unterminated last line.
 pub fn line_count(text: &[u8]) -> usize {
@@ -62,6 +84,9 @@ pub fn check_notebook(data: &[u8]) {
     let Ok(units) = leakgate::notebook::units(data) else {
         return;
     };
+    if !units.is_empty() {
+        reached();
+    }
     let raw_lines = u32::try_from(line_count(data).max(1)).unwrap_or(u32::MAX);
     for (i, unit) in units.iter().enumerate() {
         assert!(!unit.text.is_empty(), "unit {i} has empty text");
@@ -97,6 +122,9 @@ pub fn check_notebook(data: &[u8]) {
 /// `decode::decode_spans` on arbitrary bytes, and once more on each decoded span (the detector
 /// nests decoding up to its depth bound).
 pub fn check_decode(data: &[u8]) {
+    if !leakgate::decode::decode_spans(data).is_empty() {
+        reached();
+    }
     check_spans(data, 1);
 }
 
@@ -144,6 +172,9 @@ pub fn check_added_lines(data: &[u8]) {
     let Ok(ranges) = leakgate::git::added_ranges(old, new) else {
         return;
     };
+    if !ranges.is_empty() {
+        reached();
+    }
     let lines = line_count(new) as u64;
     let mut next_free = 1u64;
     for &(start, count) in &ranges {
@@ -203,6 +234,9 @@ pub fn check_scan_blob(data: &[u8]) {
     assert_eq!(out.path, path);
     let text = source::normalize_text(new);
     let lines = u32::try_from(line_count(&text).max(1)).unwrap_or(u32::MAX);
+    if !out.findings.is_empty() {
+        reached();
+    }
     for f in &out.findings {
         let loc = &f.location;
         assert_eq!(loc.path, path, "finding on another path");
@@ -218,6 +252,9 @@ pub fn check_scan_blob(data: &[u8]) {
             "{} at column 0",
             f.rule
         );
+        if path == b"f.txt" && f.detail.is_none() && loc.member.is_none() {
+            check_column(&text, f);
+        }
         assert_eq!(f.fingerprint.len(), 64);
         if f.detail.is_none() {
             assert!(!f.secret.0.is_empty(), "{}: empty secret", f.rule);
@@ -231,6 +268,57 @@ pub fn check_scan_blob(data: &[u8]) {
         );
     }
     check_rendering(&scanner, out);
+}
+
+/// A text finding's column is exact: it counts characters (UTF-8 lead bytes) from the start of
+/// its line, and the secret starts there — or, for a secret found in decoded content, the
+/// column is still inside that line (it points at the encoded text).
+fn check_column(text: &[u8], f: &report::Finding) {
+    let loc = &f.location;
+    let line_start = if loc.line == 1 {
+        0
+    } else {
+        text.iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .nth(loc.line as usize - 2)
+            .map_or(text.len(), |(i, _)| i + 1)
+    };
+    let line_end = text[line_start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| line_start + i);
+    let line = &text[line_start..line_end];
+    let chars = line.iter().filter(|&&b| (b & 0xC0) != 0x80).count();
+    assert!(
+        (loc.column as usize) <= chars + 1,
+        "{} at column {} of a {chars}-character line {}",
+        f.rule,
+        loc.column,
+        loc.line
+    );
+    if !f.encodings.is_empty() {
+        return;
+    }
+    // The byte offset of the column-th character.
+    let mut seen = 0usize;
+    let at = line
+        .iter()
+        .position(|&b| {
+            if (b & 0xC0) != 0x80 {
+                seen += 1;
+            }
+            seen == loc.column as usize
+        })
+        .map_or(line_end, |i| line_start + i);
+    assert!(
+        text[at..].starts_with(&f.secret.0),
+        "{} at {}:{}: the text there is {:?}, not the secret",
+        f.rule,
+        loc.line,
+        loc.column,
+        String::from_utf8_lossy(&text[at..(at + 24).min(text.len())])
+    );
 }
 
 /// Render an outcome in every format and check what reaches the terminal.
@@ -293,6 +381,7 @@ pub fn check_index(data: &[u8]) {
         let Ok(Read::Parsed(ix)) = parse(input) else {
             continue;
         };
+        reached();
         for pair in ix.entries.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
             assert!(

@@ -1,18 +1,61 @@
 //! Throwaway git repositories and an isolated way to run the built binary in them.
 //!
-//! Every command runs with its own HOME, a private global git config, no system config and
-//! NO_COLOR, and without any GIT_* variable of the outer environment, so tests behave the same on
-//! a developer's machine, in CI, and when `cargo test` itself runs inside a git hook.
+//! Every command starts from a CLEARED environment plus an allowlist (`CHILD_ENV_PASSED`, then
+//! its own HOME, a private global git config, no system config, NO_COLOR and a fixed locale), so
+//! nothing of the outer environment reaches git, the binary or the pre-commit framework: not
+//! `cargo test`'s own `OUT_DIR`, `CARGO_*`, `RUSTUP_TOOLCHAIN`, `RUST_BACKTRACE`, nor the `GIT_*`
+//! of a hook `cargo test` may run in. A test that needs more (the framework's `language: rust`
+//! build needs the real toolchain homes) adds it explicitly and says why.
+//! `guarantees::children_see_no_cargo_environment` fails when anything leaks again.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_leakgate");
 
+/// The only variables of the outer environment a child sees: where programs are (git, the
+/// test venv's `pre-commit`, util-linux `script`) and where temporary files go.
+pub const CHILD_ENV_PASSED: &[&str] = &["PATH", "TMPDIR"];
+
 /// Synthetic tokens in real formats (made up; they authorise nothing).
 pub const HF_A: &str = "hf_4sx1eZ7zGTbBF9d66F2rSHGNKSpmq6Ka0T";
 pub const HF_B: &str = "hf_gZ8HQ0NlNIcpAIFmB6NwEkyxBt5ZhFIYhI";
 pub const HF_C: &str = "hf_t8txyqi2AryGIN03W1CkdkeQ4hF5z7mLYg";
+
+/// What a child that runs the Rust toolchain (the framework's `language: rust` build, a wheel
+/// build) needs on top of the cleared environment: rustup's `cargo` proxy finds the installed
+/// toolchain through RUSTUP_HOME and the registry cache through CARGO_HOME (the harness HOME is
+/// a temp dir), and a build that resolves dependencies reaches crates.io through the machine's
+/// proxy and CA settings, when set. Add it to a command with `.envs(toolchain_env())`.
+pub fn toolchain_env() -> Vec<(&'static str, OsString)> {
+    let real_home = |var: &str, dir: &str| {
+        std::env::var_os(var).unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").expect("HOME is set");
+            Path::new(&home).join(dir).into_os_string()
+        })
+    };
+    let mut env = vec![
+        ("CARGO_HOME", real_home("CARGO_HOME", ".cargo")),
+        ("RUSTUP_HOME", real_home("RUSTUP_HOME", ".rustup")),
+    ];
+    for k in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "CARGO_HTTP_CAINFO",
+    ] {
+        if let Some(v) = std::env::var_os(k) {
+            env.push((k, v));
+        }
+    }
+    env
+}
 
 pub struct TestRepo {
     root: tempfile::TempDir,
@@ -108,10 +151,10 @@ impl TestRepo {
     /// A command with the isolated environment, run in `cwd`.
     pub fn command(&self, program: &str, cwd: &Path) -> Command {
         let mut c = Command::new(program);
-        c.current_dir(cwd);
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("GIT_") {
-                c.env_remove(&k);
+        c.current_dir(cwd).env_clear();
+        for k in CHILD_ENV_PASSED {
+            if let Some(v) = std::env::var_os(k) {
+                c.env(k, v);
             }
         }
         c.env("HOME", &self.home)
@@ -119,8 +162,9 @@ impl TestRepo {
             .env("GIT_CONFIG_GLOBAL", self.home.join(".gitconfig"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("NO_COLOR", "1")
-            .env_remove("LEAKGATE")
-            .env_remove("CI")
+            // English messages from git (tests match them), UTF-8 for Python (the framework).
+            .env("LANG", "C.UTF-8")
+            .env("LC_ALL", "C.UTF-8")
             .stdin(Stdio::null());
         c
     }

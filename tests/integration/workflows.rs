@@ -183,15 +183,6 @@ pub(crate) fn pre_commit_exe() -> PathBuf {
         })
 }
 
-/// The real toolchain's homes (the harness HOME is a temp dir): the framework's `cargo install`
-/// then reuses the registry cache and the installed toolchain.
-fn real_home(var: &str, dir: &str) -> OsString {
-    std::env::var_os(var).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").expect("HOME is set");
-        Path::new(&home).join(dir).into_os_string()
-    })
-}
-
 pub(crate) struct Framework {
     pub(crate) exe: PathBuf,
     pub(crate) env: Vec<(&'static str, OsString)>,
@@ -200,6 +191,12 @@ pub(crate) struct Framework {
 impl Framework {
     /// `system_bin`: put the binary under test first on PATH (for `language: system`). The
     /// `language: rust` test leaves it off, so only the framework's own build can answer.
+    ///
+    /// On top of the harness's cleared environment, exactly what the framework's `language:
+    /// rust` build needs: `harness::toolchain_env` (toolchain homes, network settings) and a
+    /// cache for its compiled dependencies. Nothing of `cargo test`'s own environment
+    /// (`OUT_DIR`, `CARGO_PKG_*`, `RUSTUP_TOOLCHAIN`, …) is passed: the build must stand on the
+    /// hook repository's files alone.
     pub(crate) fn new(r: &TestRepo, system_bin: bool) -> Framework {
         let exe = pre_commit_exe();
         let path = if system_bin {
@@ -207,13 +204,11 @@ impl Framework {
         } else {
             std::env::var_os("PATH").unwrap_or_default()
         };
-        let env = vec![
+        let mut env = vec![
             (
                 "PRE_COMMIT_HOME",
                 r.tmp().join("pre-commit-home").into_os_string(),
             ),
-            ("CARGO_HOME", real_home("CARGO_HOME", ".cargo")),
-            ("RUSTUP_HOME", real_home("RUSTUP_HOME", ".rustup")),
             // The build the framework runs (`cargo install --path` on the hook repository) keeps
             // its compiled dependencies here between test runs; the first run is a cold build.
             (
@@ -224,6 +219,7 @@ impl Framework {
             ),
             ("PATH", path),
         ];
+        env.extend(toolchain_env());
         Framework { exe, env }
     }
 
@@ -254,23 +250,43 @@ fn built_hook_binaries(home: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// A throwaway git repository holding this checkout's current hook-repository files, committed:
-/// what `repo:` + `rev:` point at (the checkout itself may have uncommitted changes).
+/// The files this checkout ships: what `git ls-files` lists, as they are in the working tree
+/// (a file listed but deleted is missing, as it would be from a commit of this tree).
+fn shipped_files() -> Vec<PathBuf> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(src)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success() && !out.stdout.is_empty(),
+        "the language: rust test builds what `git ls-files` lists, so it needs the checkout's \
+         .git: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+        .filter(|p| src.join(p).is_file())
+        .collect()
+}
+
+/// A throwaway git repository holding exactly this checkout's tracked files (`git ls-files`), as
+/// they are in the working tree, committed: what `repo:` + `rev:` point at. Built from the file
+/// list, not a directory copy, so a file the repository forgets to track (build.rs, a rule
+/// file) breaks the framework's build here as it would for a user.
 pub(crate) fn hook_repo_snapshot(r: &TestRepo) -> (PathBuf, String) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dst = r.tmp().join("leakgate-hook-repo");
-    for rel in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "README.md",
-        ".pre-commit-hooks.yaml",
-        "pyproject.toml",
-        "python",
-        "src",
-        "hooks",
-        "tests/integration",
-    ] {
-        copy_tree(&src.join(rel), &dst.join(rel));
+    for rel in shipped_files() {
+        let to = dst.join(&rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(src.join(&rel), &to)
+            .unwrap_or_else(|e| panic!("copy {}: {e}", rel.display()));
     }
     r.git_in(r.tmp(), &["init", "-q", dst.to_str().unwrap()]);
     r.git_in(&dst, &["add", "-A"]);
@@ -281,22 +297,6 @@ pub(crate) fn hook_repo_snapshot(r: &TestRepo) -> (PathBuf, String) {
         .trim()
         .to_string();
     (dst, sha)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    let mut stack = vec![(from.to_path_buf(), to.to_path_buf())];
-    while let Some((f, t)) = stack.pop() {
-        if f.is_dir() {
-            std::fs::create_dir_all(&t).unwrap();
-            for e in std::fs::read_dir(&f).unwrap() {
-                let e = e.unwrap();
-                stack.push((e.path(), t.join(e.file_name())));
-            }
-        } else {
-            std::fs::create_dir_all(t.parent().unwrap()).unwrap();
-            std::fs::copy(&f, &t).unwrap_or_else(|e| panic!("copy {}: {e}", f.display()));
-        }
-    }
 }
 
 pub(crate) fn write_config(r: &TestRepo, repo: &Path, rev: &str, hooks: &[&str]) {
@@ -590,6 +590,128 @@ fn chained_pre_push_hook_gets_gits_stdin_unchanged() {
             bare.display()
         )
     );
+}
+
+/// The chained pre-push hook reads git's stdin first; leakgate must still get the same lines. A
+/// shim that handed leakgate an empty stdin ("nothing to push") would let this token through.
+#[test]
+fn chained_pre_push_hook_and_leakgate_both_see_a_pushed_token() {
+    let r = TestRepo::new();
+    let c1 = commit_file(&r, "a.py", "a = 1\n", "c1");
+    add_bare_remote(&r);
+    let hooks = git_path_hooks(&r, &r.dir);
+    let seen = r.tmp().join("stdin.log");
+    write_hook(
+        &hooks.join("pre-push"),
+        &format!("#!/bin/sh\ncat > '{}'\n", seen.display()),
+    );
+    r.leakgate(&["install", "--hook", "pre-push"]).code(0);
+    succeeded(&r.try_git(&["push", "-q", "origin", "main"]));
+    let bad = commit_file(&r, "b.py", &format!("K = '{HF_A}'\n"), "leak");
+    let push = r.try_git(&["push", "origin", "main"]);
+    refused(&push);
+    has(&push, "huggingface-token");
+    has(&push, &bad[..12]);
+    assert_eq!(remote_sha(&r, "main").as_deref(), Some(c1.as_str()));
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap(),
+        format!("refs/heads/main {bad} refs/heads/main {c1}\n"),
+        "the chained hook got git's line too"
+    );
+}
+
+/// A failing chained pre-push hook blocks a clean push, and leakgate does not run after it.
+#[test]
+fn failing_chained_pre_push_hook_blocks_a_clean_push() {
+    let r = TestRepo::new();
+    commit_file(&r, "a.py", "a = 1\n", "c1");
+    add_bare_remote(&r);
+    let hooks = git_path_hooks(&r, &r.dir);
+    write_hook(
+        &hooks.join("pre-push"),
+        "#!/bin/sh\necho 'their check failed' >&2\nexit 3\n",
+    );
+    r.leakgate(&["install", "--hook", "pre-push"]).code(0);
+    let push = r.try_git(&["push", "origin", "main"]);
+    refused(&push);
+    has(&push, "their check failed");
+    lacks(&push, "commit to push");
+    assert_eq!(remote_sha(&r, "main"), None);
+}
+
+/// The pre-push shim as shipped, with no leakgate to be found: the push is blocked, not waved
+/// through.
+#[test]
+fn pre_push_hook_without_a_binary_blocks() {
+    let r = TestRepo::new();
+    commit_file(&r, "a.py", "a = 1\n", "c1");
+    add_bare_remote(&r);
+    let shim =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/pre-push"))
+            .unwrap();
+    write_hook(&r.dir.join(".git/hooks/pre-push"), &shim);
+    let git = run_env(&r, "sh", &r.dir, &["-c", "command -v git"], &[]);
+    let git_dir = Path::new(git.stdout.trim()).parent().unwrap().to_path_buf();
+    let push = run_env(
+        &r,
+        "git",
+        &r.dir,
+        &["push", "origin", "main"],
+        &[(
+            "PATH",
+            OsString::from(format!("{}:/usr/bin:/bin", git_dir.display())),
+        )],
+    );
+    refused(&push);
+    has(&push, "leakgate binary was not found");
+    has(&push, "git push --no-verify");
+    assert_eq!(remote_sha(&r, "main"), None);
+}
+
+/// "History already on the remote" is the remote being pushed to: a branch new to a second
+/// remote is scanned whole even though `origin` has its commits (found by a hand mutation of
+/// the pre-push shim: dropping the remote name made leakgate fall back to `origin`).
+#[test]
+fn new_branch_on_a_second_remote_is_checked_against_that_remote() {
+    let (r, _) = pre_push_repo();
+    let old = commit_file(&r, "old.py", &format!("K = '{HF_A}'\n"), "old leak");
+    succeeded(&r.try_git(&["push", "-q", "--no-verify", "origin", "main"]));
+    let mirror = r.tmp().join("mirror.git");
+    r.git_in(r.tmp(), &["init", "-q", "--bare", mirror.to_str().unwrap()]);
+    r.git(&["remote", "add", "mirror", mirror.to_str().unwrap()]);
+    let push = r.try_git(&["push", "mirror", "main"]);
+    refused(&push);
+    has(&push, &old[..12]);
+}
+
+/// The framework's pre-push range: PRE_COMMIT_FROM_REF decides where scanning starts, so moving
+/// it past the commit that adds a token changes the verdict (and naming the token's parent
+/// brings it back).
+#[test]
+fn pre_commit_from_ref_sets_the_start_of_the_scanned_range() {
+    let r = TestRepo::new();
+    let base = commit_file(&r, "a.py", "a = 1\n", "base");
+    let bad = commit_file(&r, "b.py", &format!("K = '{HF_A}'\n"), "leak");
+    commit_file(&r, "c.py", "c = 3\n", "after");
+    let pre_push = |from: Option<&str>| {
+        let mut env = vec![
+            ("PRE_COMMIT", "1"),
+            ("PRE_COMMIT_TO_REF", "HEAD"),
+            ("PRE_COMMIT_LOCAL_BRANCH", "refs/heads/main"),
+        ];
+        if let Some(f) = from {
+            env.push(("PRE_COMMIT_FROM_REF", f));
+        }
+        r.leakgate_env(&r.dir, &["pre-push", "origin", "/nowhere.git"], &env)
+    };
+    let from_base = pre_push(Some(&base));
+    from_base.code(1);
+    has(&from_base, &bad[..12]);
+    pre_push(Some(&bad)).code(0);
+    // No FROM_REF: everything up to TO_REF is new to the remote.
+    let whole = pre_push(None);
+    whole.code(1);
+    has(&whole, &bad[..12]);
 }
 
 #[test]

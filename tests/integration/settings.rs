@@ -367,3 +367,21 @@ fn install_into_a_hooks_path_that_is_a_file_fails_closed() {
     let run = r.leakgate(&["install"]);
     assert_fails_closed(&run, &["cannot inspect", "hooks/pre-commit"]);
 }
+
+/// `scan` honours --max-blob-size too: the file is listed as skipped with its path and reason
+/// (cargo-mutants on run.rs: dropping the path or the reason of a skipped file survived).
+#[test]
+fn scan_lists_a_file_over_max_blob_size_as_skipped() {
+    let r = TestRepo::new();
+    r.write("sc/big.txt", format!("{}\nt = '{HF_A}'\n", "#".repeat(300)));
+    r.write("sc/small.txt", "x = 1\n");
+    let run = r.leakgate(&["scan", "sc", "--max-blob-size", "100", "--format", "json"]);
+    run.code(0);
+    let v = run.json();
+    assert_eq!(
+        v["skipped"],
+        serde_json::json!([{"path": "sc/big.txt", "reason": "too large: 345 bytes > --max-blob-size 100"}]),
+        "{v:#}"
+    );
+    r.leakgate(&["scan", "sc", "--format", "json"]).code(1);
+}

@@ -139,6 +139,13 @@ impl GitCli {
         self.workdir.as_deref()
     }
 
+    /// `core.hooksPath` is set, to the empty string (git then runs no hooks).
+    pub fn hooks_path_is_empty(&self) -> bool {
+        // Unset: `git config` exits 1 with no output, an error here.
+        self.git(&["config", "--get", "core.hooksPath"])
+            .is_ok_and(|out| out.iter().all(|b| b.is_ascii_whitespace()))
+    }
+
     /// Where git runs this repository's hooks (`core.hooksPath` resolved as git resolves it).
     pub fn hooks_dir(&self) -> Result<PathBuf> {
         let out = self.git(&["rev-parse", "--path-format=absolute", "--git-path", "hooks"])?;

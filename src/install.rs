@@ -58,13 +58,30 @@ fn names(choice: HookChoice) -> &'static [&'static str] {
 }
 
 /// The directory git runs hooks from for the current repository.
+/// git runs no hook at all when `core.hooksPath` is set to the empty string: a hook written to
+/// `.git/hooks` would never run, and "installed" would be a lie.
+const NO_HOOKS: &str = "core.hooksPath is set to an empty value, so git runs no hooks at all in \
+     this repository: remove it (`git config --unset core.hooksPath`) or point it at a \
+     directory, then run `leakgate install` again";
+
 pub fn hooks_dir(repo: &crate::repo::Repo) -> Result<PathBuf> {
     let repo = match repo {
         crate::repo::Repo::Libgit2(r) => r,
         // git itself answers for the repositories libgit2 cannot open.
-        crate::repo::Repo::Cli(c) => return c.hooks_dir(),
+        crate::repo::Repo::Cli(c) => {
+            if c.hooks_path_is_empty() {
+                bail!(NO_HOOKS);
+            }
+            return c.hooks_dir();
+        }
     };
     let config = repo.config().context("cannot read git config")?;
+    if config
+        .get_string("core.hooksPath")
+        .is_ok_and(|p| p.is_empty())
+    {
+        bail!(NO_HOOKS);
+    }
     match config.get_path("core.hooksPath") {
         Ok(p) if !p.as_os_str().is_empty() => {
             // git resolves a relative hooksPath against the directory hooks run in: the top of

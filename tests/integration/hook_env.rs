@@ -114,3 +114,33 @@ fn unwritable_stderr_keeps_the_documented_exit_codes() {
     );
     assert_eq!(status(&["no-such-command"], &[]), Some(2), "usage error");
 }
+
+/// `core.hooksPath = ""` makes git run no hook at all (checked against git itself here): an
+/// install that wrote `.git/hooks/pre-commit` and said "installed" would guard nothing.
+#[test]
+fn install_with_an_empty_core_hooks_path_fails_closed_instead_of_guarding_nothing() {
+    let r = TestRepo::new();
+    r.git(&["config", "core.hooksPath", ""]);
+    assert_fails_closed(
+        &r.leakgate(&["install"]),
+        &[
+            "core.hooksPath is set to an empty value",
+            "git config --unset core.hooksPath",
+        ],
+    );
+    assert!(
+        !r.dir.join(".git/hooks/pre-commit").exists(),
+        "no hook written"
+    );
+    // The precondition: git really runs no hook with that setting.
+    let hook = r.dir.join(".git/hooks/pre-commit");
+    std::fs::write(&hook, "#!/bin/sh\nexit 1\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    r.stage("a.txt", "a\n");
+    assert_eq!(
+        r.try_git(&["commit", "-q", "-m", "x"]).code,
+        0,
+        "git ran a hook"
+    );
+}

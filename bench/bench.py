@@ -246,10 +246,10 @@ _BENCH_DEFAULTS = {
 assert EVERYDAY_CHANGE.count("\n") == 20
 
 
-def pick_edit_target(repo: Path) -> Path:
-    preferred = repo / "transformers" / "models" / "bert" / "modeling_bert.py"
-    if preferred.exists():
-        return preferred
+def pick_edit_target(repo: Path, preferred: str) -> Path:
+    """`preferred` (repository-relative) when the tree has it, else the largest Python file."""
+    if (repo / preferred).exists():
+        return repo / preferred
     pys = sorted(p for p in repo.rglob("*.py") if ".git" not in p.parts)
     return max(pys, key=lambda p: (p.stat().st_size, str(p)))
 
@@ -263,9 +263,9 @@ def insert_middle(text: str, block: str) -> str:
     return "".join(lines[:at]) + block + "\n\n" + "".join(lines[at:])
 
 
-def build_everyday(quick: bool) -> dict:
-    parts, label = source_tree(quick)
-    d = CACHE / "repos" / f"s1-everyday-{'quick' if quick else 'full'}"
+def everyday_repo(d: Path, parts, label: str, preferred: str) -> dict:
+    """A committed, packed tree of `parts` with EVERYDAY_CHANGE staged in one file (see
+    pick_edit_target)."""
     key = f"{GEN_VERSION} {label}"
     if not stamp_ok(d, key):
         log(f"building {d}")
@@ -275,13 +275,19 @@ def build_everyday(quick: bool) -> dict:
         git(d, "commit", "-q", "-m", "base: vendored sources")
         # A repository people work in has packed history (clone, auto gc).
         git(d, "repack", "-adq")
-        target = pick_edit_target(d)
+        target = pick_edit_target(d, preferred)
         target.write_text(insert_middle(target.read_text(), EVERYDAY_CHANGE))
         git(d, "add", str(target.relative_to(d)))
         write_stamp(d, key)
     files, size = tree_bytes(d)
     return dict(repo=d, label=f"{label}: {files} files, {size / MB:.0f} MB; 1 file +20 lines staged",
                 bytes=None)
+
+
+def build_everyday(quick: bool) -> dict:
+    parts, label = source_tree(quick)
+    d = CACHE / "repos" / f"s1-everyday-{'quick' if quick else 'full'}"
+    return everyday_repo(d, parts, label, "transformers/models/bert/modeling_bert.py")
 
 
 def build_everyday_small(quick: bool) -> dict:
@@ -289,24 +295,8 @@ def build_everyday_small(quick: bool) -> dict:
     if got is None:
         return "django could not be fetched from PyPI"
     src, label = got
-    d = CACHE / "repos" / "s7-small"
-    key = f"{GEN_VERSION} {label}"
-    if not stamp_ok(d, key):
-        log(f"building {d}")
-        init_repo(d)
-        copy_tree([("django", src)], d)
-        git(d, "add", "-A")
-        git(d, "commit", "-q", "-m", "base: vendored sources")
-        git(d, "repack", "-adq")
-        target = d / "django" / "db" / "models" / "query.py"
-        if not target.exists():
-            target = pick_edit_target(d)
-        target.write_text(insert_middle(target.read_text(), EVERYDAY_CHANGE))
-        git(d, "add", str(target.relative_to(d)))
-        write_stamp(d, key)
-    files, size = tree_bytes(d)
-    return dict(repo=d, label=f"{label}: {files} files, {size / MB:.0f} MB; 1 file +20 lines staged",
-                bytes=None)
+    return everyday_repo(CACHE / "repos" / "s7-small", [("django", src)], label,
+                         "django/db/models/query.py")
 
 
 def build_first(quick: bool) -> dict:

@@ -341,31 +341,15 @@ impl Repo {
     /// The commits being merged in (`MERGE_HEAD`) while a merge is being concluded.
     pub fn merge_heads(&self) -> Result<Vec<ObjectId>> {
         // git keeps MERGE_HEAD as a file in the git directory with either ref store.
-        let path = self.path().join("MERGE_HEAD");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
-        text.split_whitespace()
-            .map(ObjectId::from_hex)
-            .collect::<Result<_>>()
-            .with_context(|| format!("{} is malformed", path.display()))
+        read_ids(&self.path().join("MERGE_HEAD"))
     }
 
     /// The commits whose parents a shallow clone did not fetch (`shallow` in the common git
     /// directory). Empty for a complete repository.
     pub fn shallow(&self) -> Result<HashSet<ObjectId>> {
-        let path = self.commondir().join("shallow");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
-        text.split_whitespace()
-            .map(ObjectId::from_hex)
-            .collect::<Result<_>>()
-            .with_context(|| format!("{} is malformed", path.display()))
+        Ok(read_ids(&self.commondir().join("shallow"))?
+            .into_iter()
+            .collect())
     }
 
     /// Read one change's new content: the working-tree copy when it hashes to the staged id,
@@ -400,4 +384,18 @@ impl Staged {
             (Staged::Cli, Repo::Libgit2(_)) | (Staged::Index(_), Repo::Cli(_)) => bail!(MIXED),
         }
     }
+}
+
+/// The object ids listed in one of git's state files (whitespace-separated hex); none when the
+/// file does not exist.
+fn read_ids(path: &Path) -> Result<Vec<ObjectId>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    text.split_whitespace()
+        .map(ObjectId::from_hex)
+        .collect::<Result<_>>()
+        .with_context(|| format!("{} is malformed", path.display()))
 }

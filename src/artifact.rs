@@ -123,7 +123,15 @@ fn scoped_fingerprint(id: &str, path: &[u8], member: Option<&str>, imp: &model::
 
 /// Inspect `bytes` as a model artifact; None when it is not one (the caller goes on as usual).
 pub fn scan(subject: &Subject<'_>, bytes: &[u8]) -> Option<ModelScan> {
-    let report = model::inspect(bytes)?;
+    Some(findings(subject, model::inspect(bytes)?))
+}
+
+/// [`scan`] for a zip over `--max-blob-size`, from the parts of it that were kept.
+pub fn scan_image(subject: &Subject<'_>, image: &model::Image) -> Option<ModelScan> {
+    Some(findings(subject, model::inspect_image(image)?))
+}
+
+fn findings(subject: &Subject<'_>, report: model::ModelReport) -> ModelScan {
     let mut out = ModelScan::default();
     let base = location(subject);
     for imp in &report.imports {
@@ -186,5 +194,5 @@ pub fn scan(subject: &Subject<'_>, bytes: &[u8]) -> Option<ModelScan> {
         };
         out.texts.push((loc, s.text));
     }
-    Some(out)
+    out
 }

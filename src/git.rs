@@ -723,6 +723,68 @@ pub fn read_worktree_copy(workdir: Option<&Path>, change: &Change, size: usize) 
     (got == want).then_some(data)
 }
 
+/// The working-tree copy of a staged file too large to read whole, opened for streaming; None
+/// when there is none. Nothing read from it may be trusted until a [`BlobHasher`] fed every
+/// byte of it, in one pass, matches the staged id.
+pub fn open_worktree_copy(
+    workdir: Option<&Path>,
+    change: &Change,
+    size: u64,
+) -> Option<std::fs::File> {
+    if !change.worktree {
+        return None;
+    }
+    let file = worktree_path(workdir?, &change.path)?;
+    open_regular_file(&file, size)
+}
+
+/// Git's object id of a blob, computed over a stream of its bytes.
+pub struct BlobHasher {
+    want: Vec<u8>,
+    state: BlobDigest,
+}
+
+enum BlobDigest {
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+}
+
+impl BlobHasher {
+    pub fn new(want: &ObjectId, size: u64) -> Self {
+        use sha1::Digest;
+        let want = want.as_bytes().to_vec();
+        let header = format!("blob {size}\0");
+        let state = if want.len() == 20 {
+            let mut h = sha1::Sha1::new();
+            h.update(header.as_bytes());
+            BlobDigest::Sha1(h)
+        } else {
+            let mut h = sha2::Sha256::new();
+            h.update(header.as_bytes());
+            BlobDigest::Sha256(h)
+        };
+        BlobHasher { want, state }
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        use sha1::Digest;
+        match &mut self.state {
+            BlobDigest::Sha1(h) => h.update(chunk),
+            BlobDigest::Sha256(h) => h.update(chunk),
+        }
+    }
+
+    /// The bytes fed in are the staged blob.
+    pub fn matches(self) -> bool {
+        use sha1::Digest;
+        let got = match self.state {
+            BlobDigest::Sha1(h) => h.finalize().to_vec(),
+            BlobDigest::Sha256(h) => h.finalize().to_vec(),
+        };
+        got == self.want
+    }
+}
+
 /// `workdir/path` when every component of the index path is an ordinary name (git refuses
 /// `.`, `..` and `.git` components too; the check keeps a damaged index from reaching out).
 #[cfg(unix)]
@@ -746,20 +808,29 @@ fn worktree_path(_workdir: &Path, _path: &[u8]) -> Option<PathBuf> {
 #[cfg(unix)]
 fn read_regular_file(file: &Path, size: usize) -> Option<Vec<u8>> {
     use std::io::Read;
+    let mut f = open_regular_file(file, size as u64)?;
+    let mut data = Vec::with_capacity(size);
+    // One byte more than expected is read if the file grew: the length check then fails.
+    (&mut f).take(size as u64 + 1).read_to_end(&mut data).ok()?;
+    (data.len() == size).then_some(data)
+}
+
+/// `file` opened for reading when it is a regular file of `size` bytes (see `read_regular_file`).
+#[cfg(unix)]
+fn open_regular_file(file: &Path, size: u64) -> Option<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
+    let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(file)
         .ok()?;
     let meta = f.metadata().ok()?;
-    if !meta.is_file() || meta.len() != size as u64 {
-        return None;
-    }
-    let mut data = Vec::with_capacity(size);
-    // One byte more than expected is read if the file grew: the length check then fails.
-    (&mut f).take(size as u64 + 1).read_to_end(&mut data).ok()?;
-    (data.len() == size).then_some(data)
+    (meta.is_file() && meta.len() == size).then_some(f)
+}
+
+#[cfg(not(unix))]
+fn open_regular_file(_file: &Path, _size: u64) -> Option<std::fs::File> {
+    None
 }
 
 #[cfg(not(unix))]

@@ -357,6 +357,11 @@ impl Repo {
     pub fn read_worktree_copy(&self, change: &Change, size: usize) -> Option<Vec<u8>> {
         git::read_worktree_copy(self.workdir(), change, size)
     }
+
+    /// The working-tree copy of a large staged file, for streaming (see `git::open_worktree_copy`).
+    pub fn open_worktree_copy(&self, change: &Change, size: u64) -> Option<std::fs::File> {
+        git::open_worktree_copy(self.workdir(), change, size)
+    }
 }
 
 const MIXED: &str = "internal error: an index read by one backend used with the other";

@@ -129,6 +129,9 @@ impl<'c> Scanner<'c> {
             .blob_size(&change.new)
             .with_context(|| format!("cannot read object {} for {shown}", change.new))?;
         if size as u64 > self.settings.max_blob_size {
+            if let Some(out) = self.scan_large_model(repo, change, size as u64, commit) {
+                return Ok(out);
+            }
             return Ok(Outcome {
                 path: change.path.clone(),
                 skipped: Some(format!(
@@ -166,6 +169,49 @@ impl<'c> Scanner<'c> {
         }
         // A symlink's blob is its target path: scanned like any other text.
         Ok(self.scan_content(&change.path, old_bytes, new, commit))
+    }
+
+    /// A zip model file over `--max-blob-size` (a checkpoint with large tensor members): its
+    /// pickles are inspected from one bounded pass over the working-tree copy, which must hash
+    /// to the staged id. None when that is not possible; the caller then reports it unscanned.
+    fn scan_large_model(
+        &self,
+        repo: &Repo,
+        change: &Change,
+        size: u64,
+        commit: Option<&str>,
+    ) -> Option<Outcome> {
+        let mut file = repo.open_worktree_copy(change, size)?;
+        let mut hasher = crate::git::BlobHasher::new(&change.new, size);
+        let image = crate::model::capture_zip(
+            &mut file,
+            size,
+            self.settings.max_blob_size,
+            &mut |chunk| hasher.update(chunk),
+        )?;
+        if !hasher.matches() {
+            return None;
+        }
+        let subject = crate::artifact::Subject {
+            path: &change.path,
+            commit,
+            block_unknown_imports: self.settings.block_unknown_imports,
+            lfs_warn_size: self.settings.lfs_warn_size,
+        };
+        let scan = crate::artifact::scan_image(&subject, &image)?;
+        let mut out = Outcome {
+            path: change.path.clone(),
+            scanned: true,
+            bytes: size,
+            findings: scan.findings,
+            ..Outcome::default()
+        };
+        for (loc, text) in &scan.texts {
+            self.scan_snippet(text.as_bytes(), loc, &mut out);
+        }
+        out.findings
+            .extend(crate::artifact::large_binary_warning(&subject, size));
+        Some(out)
     }
 
     /// A file stored in Git LFS: its object is scanned like any staged content of that path.

@@ -1,5 +1,7 @@
 //! Zip archives (`torch.save` since 1.6, TorchScript): the pickle members are walked.
 
+use std::io::Seek;
+
 use super::*;
 
 /// How many members are opened to look for a pickle by content, per archive.
@@ -8,7 +10,7 @@ const MAX_PEEKED_MEMBERS: usize = 4096;
 const MAX_TEXT_MEMBER: u64 = 16 << 20;
 
 /// A pickle with a PROTO header, by its first bytes.
-fn is_pickle_head(head: &[u8]) -> bool {
+pub(super) fn is_pickle_head(head: &[u8]) -> bool {
     matches!(head, [op::PROTO, 0..=5, next, ..] if op::is_known(*next))
 }
 
@@ -35,7 +37,7 @@ fn member_kind(name: &str, head: &[u8]) -> Member {
 
 /// TorchScript archives keep the model's code (`code/…py`) and user files (`extra/…`) as text
 /// members: they can hold credentials like any source file.
-fn is_torchscript_text(name: &str) -> bool {
+pub(super) fn is_torchscript_text(name: &str) -> bool {
     let in_dir = |d: &str| name.starts_with(d) || name.contains(&format!("/{d}"));
     in_dir("code/") || in_dir("extra/")
 }
@@ -44,39 +46,46 @@ fn is_torchscript_text(name: &str) -> bool {
 /// pickle named `weights.bin`), so renaming members does not hide them.
 pub(super) fn sniff_zip(bytes: &[u8]) -> Option<ModelKind> {
     match zip::ZipArchive::new(Cursor::new(bytes)) {
-        Ok(mut a) => {
-            if a.file_names()
-                .any(|n| n.ends_with(".pkl") || n.ends_with(".npy"))
-            {
-                return Some(ModelKind::TorchZip);
-            }
-            for i in 0..a.len().min(MAX_PEEKED_MEMBERS) {
-                let Ok(entry) = a.by_index(i) else {
-                    continue;
-                };
-                let mut head = Vec::with_capacity(8);
-                if entry.take(8).read_to_end(&mut head).is_ok()
-                    && (is_pickle_head(&head) || head.starts_with(NPY_MAGIC))
-                {
-                    return Some(ModelKind::TorchZip);
-                }
-            }
-            None
-        }
+        Ok(mut a) => holds_model(&mut a).then_some(ModelKind::TorchZip),
         // Unreadable here, but torch's reader might cope: member names are stored in the
         // clear, so a pickle member would show.
         Err(_) => memchr::memmem::find(bytes, b".pkl").map(|_| ModelKind::TorchZip),
     }
 }
 
-pub(super) fn inspect_zip(bytes: &[u8], report: &mut ModelReport) {
-    let mut archive = match zip::ZipArchive::new(Cursor::new(bytes)) {
-        Ok(a) => a,
-        Err(e) => {
-            report.problems.push(format!("unreadable zip archive: {e}"));
-            return;
+/// The archive holds a pickle or `.npy` member, by name or by its first bytes.
+pub(super) fn holds_model<R: Read + Seek>(a: &mut zip::ZipArchive<R>) -> bool {
+    if a.file_names()
+        .any(|n| n.ends_with(".pkl") || n.ends_with(".npy"))
+    {
+        return true;
+    }
+    for i in 0..a.len().min(MAX_PEEKED_MEMBERS) {
+        let Ok(entry) = a.by_index(i) else {
+            continue;
+        };
+        let mut head = Vec::with_capacity(8);
+        if entry.take(8).read_to_end(&mut head).is_ok()
+            && (is_pickle_head(&head) || head.starts_with(NPY_MAGIC))
+        {
+            return true;
         }
-    };
+    }
+    false
+}
+
+pub(super) fn inspect_zip(bytes: &[u8], report: &mut ModelReport) {
+    match zip::ZipArchive::new(Cursor::new(bytes)) {
+        Ok(mut a) => inspect_archive(&mut a, report),
+        Err(e) => report.problems.push(format!("unreadable zip archive: {e}")),
+    }
+}
+
+/// Walk every pickle, `.npy` and TorchScript text member of an opened archive.
+pub(super) fn inspect_archive<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    report: &mut ModelReport,
+) {
     let mut pickles = 0usize;
     let mut meta = MetaBudget::default();
     for i in 0..archive.len() {

@@ -31,6 +31,7 @@ mod op;
 mod policy;
 pub mod rules;
 mod safetensors;
+mod sparse;
 mod stream;
 mod tar;
 #[cfg(test)]
@@ -52,6 +53,7 @@ use policy::*;
 pub use policy::{classify, reason};
 pub use rules::{remediation, RULES};
 use safetensors::*;
+pub use sparse::{capture_zip, inspect_image, Image};
 use stream::*;
 use tar::*;
 use value::*;

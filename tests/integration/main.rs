@@ -11,6 +11,7 @@ mod harness;
 mod hook_env;
 mod hostile;
 mod index_forms;
+mod large_models;
 mod living;
 mod models;
 mod notebooks;

@@ -379,6 +379,7 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
     }
     let mut remediations: Vec<(&str, &str)> = Vec::new();
     let mut any_notebook = false;
+    let short = short_fingerprint_len(&report.findings);
     for (i, f) in report.findings.iter().enumerate() {
         if i == listed {
             let _ = writeln!(
@@ -394,9 +395,10 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
         };
         let _ = writeln!(
             out,
-            "{tag}: {}  {}",
+            "{tag}: {}  {}  fingerprint {}",
             paint(style, "1", &human_location(&f.location)),
-            paint(style, "36", &sanitize(&f.rule))
+            paint(style, "36", &sanitize(&f.rule)),
+            &f.fingerprint[..short.min(f.fingerprint.len())]
         );
         // A custom rule's title comes from the repository's .leakgate.toml: escaped like a path.
         let mut what = format!("  {}", sanitize(&f.title));
@@ -463,6 +465,18 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
     }
     let _ = writeln!(out, "{}", summary_line(report, blocking, warnings));
     out
+}
+
+/// Digits of the fingerprint the human report prints: 12, or more until no two different
+/// fingerprints of this report share the printed prefix (`leakgate allow` takes that prefix).
+pub fn short_fingerprint_len(findings: &[Finding]) -> usize {
+    let mut fps: Vec<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
+    fps.sort_unstable();
+    fps.dedup();
+    let common = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    fps.windows(2)
+        .map(|w| common(w[0], w[1]) + 1)
+        .fold(12, usize::max)
 }
 
 /// The generic next steps after the per-credential ones, worded for what was scanned.
@@ -777,6 +791,26 @@ mod tests {
         assert_ne!(a, fingerprint("r2", b"s"));
         assert_ne!(a, fingerprint("r", b"s2"));
         assert!(!a.contains('s'));
+    }
+
+    #[test]
+    fn short_fingerprints_grow_until_unique() {
+        let finding = |fp: &str| Finding {
+            rule: "r".into(),
+            title: "t".into(),
+            severity: Severity::Error,
+            location: Location::default(),
+            secret: Secret::default(),
+            encodings: vec![],
+            checksum: None,
+            detail: None,
+            fingerprint: fp.into(),
+        };
+        let a = "0123456789abcdef0123";
+        let b = "0123456789abcdef9999";
+        assert_eq!(short_fingerprint_len(&[finding(a)]), 12);
+        assert_eq!(short_fingerprint_len(&[finding(a), finding(a)]), 12);
+        assert_eq!(short_fingerprint_len(&[finding(a), finding(b)]), 17);
     }
 
     #[test]

@@ -168,9 +168,22 @@ fn finish(
     subject: Subject,
     outcomes: Vec<Outcome>,
 ) -> Result<Status> {
+    finish_with(g, setup, scope, subject, outcomes, Vec::new())
+}
+
+/// `finish`, naming the paths whose scanned content is already committed (advice differs).
+fn finish_with(
+    g: &Global,
+    setup: &Setup,
+    scope: String,
+    subject: Subject,
+    outcomes: Vec<Outcome>,
+    committed: Vec<Vec<u8>>,
+) -> Result<Status> {
     let mut report = Report {
         scope,
         subject,
+        committed,
         ..Report::default()
     };
     collect(&mut report, outcomes);
@@ -281,20 +294,22 @@ fn write_stream(w: &mut dyn Write, text: &str) -> Result<()> {
 fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
     let repo = repo::open()?;
     let setup = Setup::load(g, repo.workdir())?;
-    let (scope, outcomes) = staged_outcomes(&repo, &setup, paths)?;
-    finish(g, &setup, scope, Subject::Commit, outcomes)
+    let (scope, outcomes, committed) = staged_outcomes(&repo, &setup, paths)?;
+    finish_with(g, &setup, scope, Subject::Commit, outcomes, committed)
 }
 
-/// What `check-staged` scans (PATHs narrow it), scanned: the scope line and per-file outcomes.
+/// What `check-staged` scans (PATHs narrow it), scanned: the scope line, per-file outcomes, and
+/// the named paths scanned whole because they have no staged change (already committed as is).
 fn staged_outcomes(
     repo: &Repo,
     setup: &Setup,
     paths: &[PathBuf],
-) -> Result<(String, Vec<Outcome>)> {
+) -> Result<(String, Vec<Outcome>, Vec<Vec<u8>>)> {
     let scanner = setup.scanner();
     let index = repo.staged_index()?;
     let mut changes = index.staged(repo)?;
     let mut scope = "staged changes".to_string();
+    let mut committed = Vec::new();
     if !paths.is_empty() {
         let wanted = git::repo_relative(repo.workdir(), paths)?;
         changes
@@ -308,12 +323,13 @@ fn staged_outcomes(
             .retain(|l| wanted.iter().any(|w| git::path_is_under(&l.path, w)));
         let staged: HashSet<Vec<u8>> = changes.files.iter().map(|c| c.path.clone()).collect();
         // Named paths without a staged change are scanned whole, as staged in the index.
-        changes.files.extend(
-            index
-                .entries_under(repo, &wanted)?
-                .into_iter()
-                .filter(|c| !staged.contains(&c.path)),
-        );
+        let whole: Vec<_> = index
+            .entries_under(repo, &wanted)?
+            .into_iter()
+            .filter(|c| !staged.contains(&c.path))
+            .collect();
+        committed = whole.iter().map(|c| c.path.clone()).collect();
+        changes.files.extend(whole);
         // A named path git does not track (a typo, an untracked file) must not look scanned.
         for w in &wanted {
             let named = |p: &[u8]| git::path_is_under(p, w);
@@ -342,7 +358,7 @@ fn staged_outcomes(
     for (path, reason) in changes.skipped {
         outcomes.push(skipped_outcome(&path, reason));
     }
-    Ok((scope, outcomes))
+    Ok((scope, outcomes, committed))
 }
 
 fn skipped_outcome(path: &[u8], reason: String) -> Outcome {
@@ -888,7 +904,7 @@ fn allow(g: &Global, wanted: &str, reason: &str, paths: &[PathBuf]) -> Result<St
             .as_deref()
             .unwrap_or(Path::new(BASELINE_FILE)),
     );
-    let (scope, outcomes) = staged_outcomes(&repo, &setup, paths)?;
+    let (scope, outcomes, _) = staged_outcomes(&repo, &setup, paths)?;
     let mut findings: Vec<report::Finding> =
         outcomes.into_iter().flat_map(|o| o.findings).collect();
     // Before sealing, a finding's fingerprint is its in-memory identity (report::fingerprint).

@@ -143,3 +143,85 @@ fn allow_refuses_an_ambiguous_prefix() {
         .stderr_has("ambiguous");
     assert!(!r.dir.join(BASELINE).exists());
 }
+
+/// A minimal nbformat 4 notebook whose only secret is in a stream output of cell 1.
+fn output_only_notebook(token: &str) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({
+        "cells": [{
+            "cell_type": "code",
+            "execution_count": 1,
+            "id": "c0ffee01",
+            "metadata": {},
+            "outputs": [{
+                "name": "stdout",
+                "output_type": "stream",
+                "text": [format!("logged in with {token}\n")]
+            }],
+            "source": ["login()\n"]
+        }],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5
+    }))
+    .unwrap()
+        + "\n"
+}
+
+/// Issue 17: the advice for a secret in a notebook output suggested `leakgate:allow`, which an
+/// output cannot carry. It now says to clear the output, or to accept it with `leakgate allow`.
+#[test]
+fn notebook_output_advice_never_suggests_an_inline_allow() {
+    let r = TestRepo::new();
+    r.stage("train.ipynb", output_only_notebook(HF_A));
+    let run = r.leakgate(&["check-staged"]);
+    run.code(1)
+        .stderr_has("output 1")
+        .stderr_has("Clear the outputs named above")
+        .stderr_has("leakgate allow FINGERPRINT --reason")
+        .output_lacks("leakgate:allow");
+    // And that way out works for it.
+    let fp = printed_fingerprints(&run.stderr)[0].clone();
+    r.leakgate(&["allow", &fp, "--reason", "revoked demo token"])
+        .code(0);
+    r.leakgate(&["check-staged"]).code(0);
+    // A secret on a source line still gets the inline comment offered.
+    r.stage("a.py", format!("T = \"{HF_B}\"\n"));
+    r.leakgate(&["check-staged"])
+        .code(1)
+        .stderr_has("Put `leakgate:allow` on that line");
+}
+
+/// Issue 17: findings already committed (`check-range`, or `check-staged PATH` on a file with no
+/// staged change, as `pre-commit run --all-files` does) got "unstage the file" advice, which
+/// does nothing for a secret in history.
+#[test]
+fn committed_findings_get_history_advice_not_unstage_advice() {
+    let r = TestRepo::new();
+    r.stage("old.py", format!("T = \"{HF_A}\"\n"));
+    r.commit("old");
+    r.leakgate(&["check-range", "HEAD"])
+        .code(1)
+        .stderr_has("rewrite those commits")
+        .output_lacks("git restore --staged");
+    let all_files = r.leakgate(&["check-staged", "old.py"]);
+    all_files
+        .code(1)
+        .stderr_has("already committed as it is")
+        .stderr_has("git log -S")
+        .output_lacks("git restore --staged");
+    // Named and staged: the staged advice comes back, beside the history advice.
+    r.stage("new.py", format!("T = \"{HF_B}\"\n"));
+    r.leakgate(&["check-staged", "old.py", "new.py"])
+        .code(1)
+        .stderr_has("git restore --staged")
+        .stderr_has("already committed as it is");
+    r.leakgate(&["check-staged", "new.py"])
+        .code(1)
+        .stderr_has("git restore --staged")
+        .output_lacks("already committed");
+    // `allow` with the path accepts the committed finding, as the advice says.
+    let fp = printed_fingerprints(&all_files.stderr)[0].clone();
+    r.leakgate(&["allow", &fp, "--reason", "fixture", "old.py"])
+        .code(0);
+    r.leakgate(&["check-staged", "old.py"]).code(0);
+}

@@ -891,6 +891,11 @@ fn allow(g: &Global, wanted: &str, reason: &str, paths: &[PathBuf]) -> Result<St
     if reason.trim().is_empty() {
         bail!("--reason is empty: say why this finding is safe to commit");
     }
+    // Under --no-baseline an unreadable baseline loads as none, and writing a new one would
+    // silently replace it with its entries lost.
+    if g.no_baseline {
+        bail!("allow writes the baseline; drop --no-baseline");
+    }
     let repo = repo::open()?;
     let root = repo
         .workdir()

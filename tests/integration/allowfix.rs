@@ -102,6 +102,22 @@ fn allow_refuses_a_fingerprint_that_is_not_a_current_finding() {
     r.leakgate(&["allow", "not-a-fp", "--reason", "x"]).code(2);
     r.leakgate(&["allow", &fp, "--reason", "  "]).code(2);
     assert!(!r.dir.join(BASELINE).exists());
+    // --no-baseline would let an unreadable baseline be overwritten: refused.
+    std::fs::write(r.dir.join(BASELINE), "{ not json").unwrap();
+    r.stage("c.py", format!("TOKEN = \"{HF_A}\"\n"));
+    let staged = r.leakgate(&["check-staged", "--no-baseline"]);
+    staged.code(1);
+    let fp = printed_fingerprints(&staged.stderr)[0].clone();
+    r.leakgate(&["allow", &fp, "--reason", "x", "--no-baseline"])
+        .code(2)
+        .stderr_has("--no-baseline");
+    r.leakgate(&["allow", &fp, "--reason", "x"])
+        .code(2)
+        .stderr_has("invalid baseline");
+    assert_eq!(
+        std::fs::read_to_string(r.dir.join(BASELINE)).unwrap(),
+        "{ not json"
+    );
 }
 
 /// Seventeen different secrets have seventeen different fingerprints, so at least two share

@@ -134,6 +134,20 @@ pub enum Command {
         #[command(subcommand)]
         action: BaselineAction,
     },
+    /// Accept one current finding: record it in the baseline with the reason (who and when is
+    /// left to git: commit the baseline).
+    ///
+    /// FINGERPRINT is the short (or full) fingerprint the report printed. It must belong to a
+    /// finding of the staged changes (of PATHs' staged content when given, as check-staged).
+    Allow {
+        /// The fingerprint, or a unique prefix of it (the report prints 12 hex digits).
+        fingerprint: String,
+        /// Why this finding is safe to commit (a test fixture, a revoked key …).
+        #[arg(long, required = true)]
+        reason: String,
+        /// Look for the finding in these paths' staged content, as `check-staged PATH…` does.
+        paths: Vec<PathBuf>,
+    },
     /// Install leakgate as a git hook in the current repository.
     Install {
         /// Which hook to install.

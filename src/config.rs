@@ -285,6 +285,9 @@ pub struct Baseline {
 pub struct BaselineEntry {
     pub rule: String,
     pub fingerprint: String,
+    /// Why a person accepted it (`leakgate allow --reason`); who and when is left to git.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The baseline format this version writes and reads.

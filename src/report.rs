@@ -241,6 +241,9 @@ pub struct Report {
     pub max_listed: Option<usize>,
     /// What the advice at the end talks about: a commit, pushed history, or files.
     pub subject: Subject,
+    /// Paths scanned whole as they are already committed (`check-staged PATH` on a file with no
+    /// staged change, as `pre-commit run --all-files` does): their findings get history advice.
+    pub committed: Vec<Vec<u8>>,
 }
 
 /// What was scanned, as far as the advice to the blocked person is concerned.
@@ -379,6 +382,7 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
     }
     let mut remediations: Vec<(&str, &str)> = Vec::new();
     let mut any_notebook = false;
+    let short = short_fingerprint_len(&report.findings);
     for (i, f) in report.findings.iter().enumerate() {
         if i == listed {
             let _ = writeln!(
@@ -394,9 +398,10 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
         };
         let _ = writeln!(
             out,
-            "{tag}: {}  {}",
+            "{tag}: {}  {}  fingerprint {}",
             paint(style, "1", &human_location(&f.location)),
-            paint(style, "36", &sanitize(&f.rule))
+            paint(style, "36", &sanitize(&f.rule)),
+            &f.fingerprint[..short.min(f.fingerprint.len())]
         );
         // A custom rule's title comes from the repository's .leakgate.toml: escaped like a path.
         let mut what = format!("  {}", sanitize(&f.title));
@@ -431,12 +436,12 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
             }
         }
         if any_notebook {
-            let _ = writeln!(out, "  [notebooks]\n    Clear outputs before committing: `jupyter nbconvert --clear-output --inplace NOTEBOOK.ipynb`,\n    or install nbstripout as a git filter (`nbstripout --install`) so outputs never reach the index.");
+            let _ = writeln!(out, "  [notebooks]\n    Clear the outputs named above: re-run the cell without printing the secret, or clear them\n    (`jupyter nbconvert --clear-output --inplace NOTEBOOK.ipynb`); `nbstripout --install` makes\n    a git filter so outputs never reach the index.");
         }
         if only_models {
             let _ = writeln!(out, "  [then]\n    Unstage the file (`git restore --staged <path>`) and do not load it. Checked it\n    yourself and trust it? List its path under `[allow] paths` in .leakgate.toml.");
         } else if blocking > 0 {
-            let _ = writeln!(out, "  [then]\n{}", then_advice(report.subject));
+            let _ = writeln!(out, "  [then]\n{}", then_advice(report));
         }
         let _ = writeln!(out);
     }
@@ -465,12 +470,65 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
     out
 }
 
-/// The generic next steps after the per-credential ones, worded for what was scanned.
-fn then_advice(subject: Subject) -> &'static str {
-    match subject {
-        Subject::Commit => "    Remove the secret from the file and `git add` it again, or unstage the file with\n    `git restore --staged <path>`. Revoking comes first: a staged secret may already be in\n    editor backups, notebook checkpoints or shell history.\n    Known-safe (a test fixture, a revoked key)? Put `leakgate:allow` on that line or allow it in\n    .leakgate.toml; `git commit --no-verify` skips this check entirely.",
-        Subject::History => "    The secret is in the commit(s) named above, so deleting it in a new commit is not enough:\n    revoke it first, then rewrite those commits before they leave your machine (`git commit\n    --amend` for the last one, `git rebase -i <base>` for older ones).\n    Known-safe? Allow it in .leakgate.toml or the baseline; `git push --no-verify` skips this check.",
-        Subject::Files => "    Revoke the credential, then remove it from the files and load it at runtime instead.\n    Known-safe? Put `leakgate:allow` on that line or allow it in .leakgate.toml.",
+/// Digits of the fingerprint the human report prints: 12, or more until no two different
+/// fingerprints of this report share the printed prefix (`leakgate allow` takes that prefix).
+pub fn short_fingerprint_len(findings: &[Finding]) -> usize {
+    let mut fps: Vec<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
+    fps.sort_unstable();
+    fps.dedup();
+    let common = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    fps.windows(2)
+        .map(|w| common(w[0], w[1]) + 1)
+        .fold(12, usize::max)
+}
+
+/// Whether a finding's place can carry a `leakgate:allow` comment: a text line can; a notebook
+/// output, metadata or attachment (written by Jupyter, not by a person) and a model file cannot.
+fn takes_inline_allow(f: &Finding) -> bool {
+    let generated = f.location.output.is_some()
+        || matches!(
+            f.location.part,
+            Some(Part::Output | Part::Metadata | Part::Attachment)
+        );
+    !generated && !crate::model::rules::is_model_rule(&f.rule)
+}
+
+/// The generic next steps after the per-credential ones, worded for what was scanned and for
+/// where the blocking findings are: never `git restore --staged` for what is already committed,
+/// never `leakgate:allow` when no blocking finding sits on a line a person could comment.
+fn then_advice(report: &Report) -> String {
+    let blocking: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    let inline = if blocking.iter().any(|f| takes_inline_allow(f)) {
+        "Put `leakgate:allow` on that line, accept the finding"
+    } else {
+        "Accept the finding"
+    };
+    match report.subject {
+        Subject::Commit => {
+            let committed = |f: &Finding| report.committed.contains(&f.location.path);
+            let mut out = String::new();
+            if blocking.iter().any(|f| !committed(f)) {
+                out.push_str("    Remove the secret from the file and `git add` it again, or unstage the file with\n    `git restore --staged <path>`. Revoking comes first: a staged secret may already be in\n    editor backups, notebook checkpoints or shell history.\n");
+            }
+            if blocking.iter().any(|f| committed(f)) {
+                out.push_str("    A file named above is already committed as it is, so deleting the secret in a new commit\n    is not enough: revoke it first, then rewrite the commits that added it (`git log -S` finds\n    them; `git rebase -i <base>`) before they are pushed, or clean pushed history and rotate.\n");
+            }
+            let _ = write!(out, "    Known-safe (a test fixture, a revoked key)? {inline} with\n    `leakgate allow FINGERPRINT --reason TEXT` (add the file's path if it has no staged change),\n    or allow it in .leakgate.toml; `git commit --no-verify` skips this check entirely.");
+            out
+        }
+        Subject::History => "    The secret is in the commit(s) named above, so deleting it in a new commit is not enough:\n    revoke it first, then rewrite those commits before they leave your machine (`git commit\n    --amend` for the last one, `git rebase -i <base>` for older ones).\n    Known-safe? Allow it in .leakgate.toml or the baseline; `git push --no-verify` skips this check.".to_string(),
+        Subject::Files => {
+            let how = if blocking.iter().any(|f| takes_inline_allow(f)) {
+                "Put `leakgate:allow` on that line or allow"
+            } else {
+                "Allow"
+            };
+            format!("    Revoke the credential, then remove it from the files and load it at runtime instead.\n    Known-safe? {how} it in .leakgate.toml.")
+        }
     }
 }
 
@@ -777,6 +835,26 @@ mod tests {
         assert_ne!(a, fingerprint("r2", b"s"));
         assert_ne!(a, fingerprint("r", b"s2"));
         assert!(!a.contains('s'));
+    }
+
+    #[test]
+    fn short_fingerprints_grow_until_unique() {
+        let finding = |fp: &str| Finding {
+            rule: "r".into(),
+            title: "t".into(),
+            severity: Severity::Error,
+            location: Location::default(),
+            secret: Secret::default(),
+            encodings: vec![],
+            checksum: None,
+            detail: None,
+            fingerprint: fp.into(),
+        };
+        let a = "0123456789abcdef0123";
+        let b = "0123456789abcdef9999";
+        assert_eq!(short_fingerprint_len(&[finding(a)]), 12);
+        assert_eq!(short_fingerprint_len(&[finding(a), finding(a)]), 12);
+        assert_eq!(short_fingerprint_len(&[finding(a), finding(b)]), 17);
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Scan { paths, no_ignore } => scan_paths(g, paths, *no_ignore),
         Command::Rules { explain } => rules(g, explain.as_deref()),
         Command::Baseline { action } => baseline(g, action),
+        Command::Allow {
+            fingerprint,
+            reason,
+            paths,
+        } => allow(g, fingerprint, reason, paths),
         Command::Install { hook, force } => crate::install::install(*hook, *force),
         Command::Uninstall { hook } => crate::install::uninstall(*hook),
         Command::Completions { shell } => {
@@ -163,9 +168,22 @@ fn finish(
     subject: Subject,
     outcomes: Vec<Outcome>,
 ) -> Result<Status> {
+    finish_with(g, setup, scope, subject, outcomes, Vec::new())
+}
+
+/// `finish`, naming the paths whose scanned content is already committed (advice differs).
+fn finish_with(
+    g: &Global,
+    setup: &Setup,
+    scope: String,
+    subject: Subject,
+    outcomes: Vec<Outcome>,
+    committed: Vec<Vec<u8>>,
+) -> Result<Status> {
     let mut report = Report {
         scope,
         subject,
+        committed,
         ..Report::default()
     };
     collect(&mut report, outcomes);
@@ -276,10 +294,22 @@ fn write_stream(w: &mut dyn Write, text: &str) -> Result<()> {
 fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
     let repo = repo::open()?;
     let setup = Setup::load(g, repo.workdir())?;
+    let (scope, outcomes, committed) = staged_outcomes(&repo, &setup, paths)?;
+    finish_with(g, &setup, scope, Subject::Commit, outcomes, committed)
+}
+
+/// What `check-staged` scans (PATHs narrow it), scanned: the scope line, per-file outcomes, and
+/// the named paths scanned whole because they have no staged change (already committed as is).
+fn staged_outcomes(
+    repo: &Repo,
+    setup: &Setup,
+    paths: &[PathBuf],
+) -> Result<(String, Vec<Outcome>, Vec<Vec<u8>>)> {
     let scanner = setup.scanner();
     let index = repo.staged_index()?;
-    let mut changes = index.staged(&repo)?;
+    let mut changes = index.staged(repo)?;
     let mut scope = "staged changes".to_string();
+    let mut committed = Vec::new();
     if !paths.is_empty() {
         let wanted = git::repo_relative(repo.workdir(), paths)?;
         changes
@@ -293,12 +323,13 @@ fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
             .retain(|l| wanted.iter().any(|w| git::path_is_under(&l.path, w)));
         let staged: HashSet<Vec<u8>> = changes.files.iter().map(|c| c.path.clone()).collect();
         // Named paths without a staged change are scanned whole, as staged in the index.
-        changes.files.extend(
-            index
-                .entries_under(&repo, &wanted)?
-                .into_iter()
-                .filter(|c| !staged.contains(&c.path)),
-        );
+        let whole: Vec<_> = index
+            .entries_under(repo, &wanted)?
+            .into_iter()
+            .filter(|c| !staged.contains(&c.path))
+            .collect();
+        committed = whole.iter().map(|c| c.path.clone()).collect();
+        changes.files.extend(whole);
         // A named path git does not track (a typo, an untracked file) must not look scanned.
         for w in &wanted {
             let named = |p: &[u8]| git::path_is_under(p, w);
@@ -316,18 +347,18 @@ fn check_staged(g: &Global, paths: &[PathBuf]) -> Result<Status> {
             if paths.len() == 1 { "" } else { "s" }
         );
     }
-    let mut outcomes = scanner.scan_changes(&repo, &changes.files, None)?;
-    drop_merged_secrets(&repo, &repo.merge_heads()?, &mut outcomes);
+    let mut outcomes = scanner.scan_changes(repo, &changes.files, None)?;
+    drop_merged_secrets(repo, &repo.merge_heads()?, &mut outcomes);
     // Moved submodules: the commits they bring in are scanned (or listed as not scanned).
     let links = std::mem::take(&mut changes.gitlinks);
     changes
         .skipped
         .retain(|(p, _)| !links.iter().any(|l| &l.path == p));
-    outcomes.extend(crate::submodule::scan_gitlinks(&repo, &scanner, &links)?);
+    outcomes.extend(crate::submodule::scan_gitlinks(repo, &scanner, &links)?);
     for (path, reason) in changes.skipped {
         outcomes.push(skipped_outcome(&path, reason));
     }
-    finish(g, &setup, scope, Subject::Commit, outcomes)
+    Ok((scope, outcomes, committed))
 }
 
 fn skipped_outcome(path: &[u8], reason: String) -> Outcome {
@@ -793,11 +824,21 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
     };
     let mut findings: Vec<_> = outcomes.into_iter().flat_map(|o| o.findings).collect();
     report::seal_all(&mut findings, salt.as_bytes());
+    // A reason a person gave (`leakgate allow`) stays with its finding while it is found.
+    let reasons: std::collections::HashMap<(String, String), Option<String>> = existing
+        .iter()
+        .flat_map(|b| &b.findings)
+        .map(|e| ((e.rule.clone(), e.fingerprint.clone()), e.reason.clone()))
+        .collect();
     let found: std::collections::BTreeSet<BaselineEntry> = findings
         .iter()
-        .map(|f| BaselineEntry {
-            rule: f.rule.clone(),
-            fingerprint: f.fingerprint.clone(),
+        .map(|f| {
+            let key = (f.rule.clone(), f.fingerprint.clone());
+            BaselineEntry {
+                reason: reasons.get(&key).cloned().flatten(),
+                rule: key.0,
+                fingerprint: key.1,
+            }
         })
         .collect();
     let (entries, verb) = match action {
@@ -805,7 +846,16 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
         BaselineAction::Prune => {
             let old =
                 existing.with_context(|| format!("no baseline at {} to prune", path.display()))?;
-            let kept = old.findings.intersection(&found).cloned().collect();
+            let still: HashSet<(&str, &str)> = found
+                .iter()
+                .map(|e| (e.rule.as_str(), e.fingerprint.as_str()))
+                .collect();
+            let kept = old
+                .findings
+                .iter()
+                .filter(|e| still.contains(&(e.rule.as_str(), e.fingerprint.as_str())))
+                .cloned()
+                .collect();
             (kept, "pruned")
         }
     };
@@ -820,6 +870,107 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
         "leakgate: {verb} {} with {n} finding{}",
         path.display(),
         if n == 1 { "" } else { "s" }
+    );
+    Ok(Status::Clean)
+}
+
+/// `leakgate allow FP --reason TEXT`: record one finding of what is staged now in the baseline.
+///
+/// The fingerprint is looked up among the findings of a fresh scan of the staged changes, never
+/// taken on trust: a typo or a stale fingerprint must not land in the baseline as a silent no-op
+/// (or suppress something nobody looked at). Without a baseline, reports were salted with the
+/// shared salt; the new baseline gets a fresh salt and the finding is sealed anew with it.
+fn allow(g: &Global, wanted: &str, reason: &str, paths: &[PathBuf]) -> Result<Status> {
+    let wanted = wanted.trim().to_ascii_lowercase();
+    if wanted.is_empty() || !wanted.bytes().all(|c| c.is_ascii_hexdigit()) {
+        bail!(
+            "`{}` is not a fingerprint: give the hex digits the report printed after `fingerprint`",
+            report::sanitize(&wanted)
+        );
+    }
+    if reason.trim().is_empty() {
+        bail!("--reason is empty: say why this finding is safe to commit");
+    }
+    // Under --no-baseline an unreadable baseline loads as none, and writing a new one would
+    // silently replace it with its entries lost.
+    if g.no_baseline {
+        bail!("allow writes the baseline; drop --no-baseline");
+    }
+    let repo = repo::open()?;
+    let root = repo
+        .workdir()
+        .context("the baseline lives in the working tree; this repository has none")?
+        .to_path_buf();
+    let setup = Setup::load(g, Some(&root))?;
+    let path = root.join(
+        setup
+            .config
+            .baseline
+            .as_deref()
+            .unwrap_or(Path::new(BASELINE_FILE)),
+    );
+    let (scope, outcomes, _) = staged_outcomes(&repo, &setup, paths)?;
+    let mut findings: Vec<report::Finding> =
+        outcomes.into_iter().flat_map(|o| o.findings).collect();
+    // Before sealing, a finding's fingerprint is its in-memory identity (report::fingerprint).
+    let identities: Vec<(String, String)> = findings
+        .iter()
+        .map(|f| (f.rule.clone(), f.fingerprint.clone()))
+        .collect();
+    report::seal_all(&mut findings, setup.salt());
+    let matches: Vec<usize> = (0..findings.len())
+        .filter(|&i| findings[i].fingerprint.starts_with(&wanted))
+        .collect();
+    let mut distinct: Vec<&str> = matches
+        .iter()
+        .map(|&i| findings[i].fingerprint.as_str())
+        .collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let &[fp] = distinct.as_slice() else {
+        if distinct.is_empty() {
+            bail!(
+                "no finding of the {scope} has fingerprint {wanted}: run `leakgate check-staged` \
+                 and copy the fingerprint it prints (a finding already in the baseline is not \
+                 listed)"
+            );
+        }
+        bail!(
+            "fingerprint {wanted} is ambiguous: {} findings of the {scope} start with it; give \
+             more of its digits",
+            distinct.len()
+        );
+    };
+    let i = matches[0];
+    let (rule, identity) = &identities[i];
+    let (mut baseline, sealed) = match setup.baseline {
+        Some(b) => (b, fp.to_string()),
+        None => {
+            let salt = Baseline::fresh_salt()?;
+            let sealed = report::seal(identity, salt.as_bytes());
+            let b = Baseline {
+                version: BASELINE_VERSION,
+                salt,
+                findings: Default::default(),
+            };
+            (b, sealed)
+        }
+    };
+    baseline
+        .findings
+        .retain(|e| !(e.rule == *rule && e.fingerprint == sealed));
+    baseline.findings.insert(BaselineEntry {
+        rule: rule.clone(),
+        fingerprint: sealed.clone(),
+        reason: Some(reason.trim().to_string()),
+    });
+    baseline.write(&path)?;
+    eprintln!(
+        "leakgate: allowed {} at {} ({}) in {}; commit that file to share it",
+        report::sanitize(rule),
+        report::human_location(&findings[i].location),
+        &sealed[..12],
+        path.display()
     );
     Ok(Status::Clean)
 }

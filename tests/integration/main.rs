@@ -3,6 +3,7 @@
 
 mod added;
 mod adopt;
+mod allowfix;
 mod bypass;
 mod encoded;
 mod gitcli;

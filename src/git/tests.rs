@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// (name, old, new, expected added ranges)

@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// (path, mode, id byte, extended flags)

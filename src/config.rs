@@ -107,6 +107,12 @@ pub fn suggestion(id: &str, specs: &[RuleSpec]) -> String {
 }
 
 impl Config {
+    /// Where the baseline lives: `baseline = PATH` from the config, relative to the repository
+    /// root, or the default file there.
+    pub fn baseline_path(&self, root: &Path) -> PathBuf {
+        root.join(self.baseline.as_deref().unwrap_or(Path::new(BASELINE_FILE)))
+    }
+
     pub fn parse(text: &str, origin: &Path) -> Result<Config> {
         toml::from_str(text).map_err(|e| {
             // toml's Display draws a multi-line excerpt of the file; the error a blocked person

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 
 use crate::cli::{BaselineAction, Cli, ColorChoice, Command, Format, Global};
-use crate::config::{Baseline, BaselineEntry, Config, BASELINE_FILE, BASELINE_VERSION};
+use crate::config::{Baseline, BaselineEntry, Config, BASELINE_VERSION};
 use crate::detect::{Detector, Policy};
 use crate::git::{self, ObjectId};
 use crate::repo::{self, Hide, Repo};
@@ -102,13 +102,7 @@ impl Setup {
             .unwrap_or(DEFAULT_DECODE_DEPTH);
         let baseline = match (use_baseline, root) {
             (true, Some(root)) => {
-                let path = root.join(
-                    config
-                        .baseline
-                        .as_deref()
-                        .unwrap_or(Path::new(BASELINE_FILE)),
-                );
-                match Baseline::load(&path) {
+                match Baseline::load(&config.baseline_path(root)) {
                     // Asked to ignore the baseline: an unreadable one only costs its salt.
                     Err(_) if g.no_baseline => None,
                     loaded => loaded?,
@@ -797,13 +791,7 @@ fn baseline(g: &Global, action: &BaselineAction) -> Result<Status> {
     // The existing baseline is read here, not by `Setup`: `create` must work where it cannot be
     // read (a version 1 file is replaced, and its message names this command).
     let setup = Setup::load_with(g, Some(&root), false)?;
-    let path = root.join(
-        setup
-            .config
-            .baseline
-            .as_deref()
-            .unwrap_or(Path::new(BASELINE_FILE)),
-    );
+    let path = setup.config.baseline_path(&root);
     let existing = match action {
         BaselineAction::Create { .. } => Baseline::load(&path).ok().flatten(),
         BaselineAction::Prune => Baseline::load(&path)?,
@@ -902,13 +890,7 @@ fn allow(g: &Global, wanted: &str, reason: &str, paths: &[PathBuf]) -> Result<St
         .context("the baseline lives in the working tree; this repository has none")?
         .to_path_buf();
     let setup = Setup::load(g, Some(&root))?;
-    let path = root.join(
-        setup
-            .config
-            .baseline
-            .as_deref()
-            .unwrap_or(Path::new(BASELINE_FILE)),
-    );
+    let path = setup.config.baseline_path(&root);
     let (scope, outcomes, _) = staged_outcomes(&repo, &setup, paths)?;
     let mut findings: Vec<report::Finding> =
         outcomes.into_iter().flat_map(|o| o.findings).collect();

@@ -92,6 +92,8 @@ pub enum Hide<'a> {
     Commit(ObjectId),
     /// Everything the remote is known to have: its remote-tracking refs.
     RemoteRefs(&'a str),
+    /// Nothing: the whole history behind the starting commit.
+    Nothing,
 }
 
 impl Repo {
@@ -224,22 +226,7 @@ impl Repo {
 
     /// Every commit reachable from `from`, oldest first (the root included).
     pub fn ancestry(&self, from: &ObjectId) -> Result<Vec<ObjectId>> {
-        match self {
-            Repo::Libgit2(r) => {
-                let mut walk = r.revwalk()?;
-                walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
-                walk.push(from.to_oid()?)
-                    .with_context(|| format!("cannot walk from {from}"))?;
-                Ok(walk
-                    .map(|id| id.map(ObjectId::from))
-                    .collect::<Result<_, _>>()?)
-            }
-            Repo::Cli(c) => Ok(c
-                .rev_list(&[from.to_string().as_str()])?
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect()),
-        }
+        self.walk(from, &Hide::Nothing)
     }
 
     /// The commits reachable from `from` and not from what `hide` names, oldest first.
@@ -251,6 +238,7 @@ impl Repo {
                 walk.push(from.to_oid()?)
                     .with_context(|| format!("cannot walk from {from}"))?;
                 match hide {
+                    Hide::Nothing => {}
                     Hide::Commit(id) => walk.hide(id.to_oid()?)?,
                     Hide::RemoteRefs(remote) => {
                         // No remote-tracking refs at all is fine (nothing is known to be
@@ -266,15 +254,15 @@ impl Repo {
             Repo::Cli(c) => {
                 let from = from.to_string();
                 let hidden = match hide {
-                    Hide::Commit(id) => format!("^{id}"),
-                    Hide::RemoteRefs(remote) => format!("--remotes={remote}/*"),
+                    Hide::Nothing => None,
+                    Hide::Commit(id) => Some(format!("^{id}")),
+                    Hide::RemoteRefs(remote) => Some(format!("--remotes={remote}/*")),
                 };
                 let mut args = vec![from.as_str()];
                 if matches!(hide, Hide::RemoteRefs(_)) {
-                    args.extend(["--not", hidden.as_str()]);
-                } else {
-                    args.push(hidden.as_str());
+                    args.push("--not");
                 }
+                args.extend(hidden.as_deref());
                 Ok(c.rev_list(&args)?.into_iter().map(|(id, _)| id).collect())
             }
         }

@@ -3,8 +3,10 @@
 //! Invariants:
 //! - every rule has a unique kebab-case id, a regex with its secret group, lower-case keywords
 //!   (empty only for rules that must always run), a remediation and at least one example;
-//! - regexes are compiled lazily, on the first text whose keywords select the rule, so a small commit
-//!   does not pay for compiling the whole catalog (the test suite compiles and checks all of them);
+//! - regexes are compiled lazily, on the first text whose keywords select the rule *and* whose
+//!   prescreen (a DFA built by build.rs, loaded without compiling) says the regex may match: an
+//!   everyday commit compiles no regex at all (the test suite compiles and checks all of them,
+//!   and proves each prescreen matches wherever its regex does);
 //! - custom rules from a config file go through the same validation, eagerly, because a broken
 //!   custom rule must block at load time rather than pass silently later.
 
@@ -19,6 +21,22 @@ use serde::Deserialize;
 /// The built-in catalog: src/rules/*.toml, converted to JSON by build.rs (file order is catalog
 /// order; earlier rules win overlap ties).
 const BUILTIN_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/catalog.json"));
+
+/// The built-in rules' prescreen DFAs (see build.rs), 8-byte aligned for zero-copy loading.
+#[repr(C)]
+struct Aligned<B: ?Sized> {
+    _align: [u64; 0],
+    bytes: B,
+}
+static PRESCREEN_BIN: &Aligned<[u8]> = &Aligned {
+    _align: [],
+    bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/prescreen.bin")),
+};
+/// (rule id, the pattern it was built from, start, end) into `PRESCREEN_BIN`.
+const PRESCREEN_TABLE: &[(&str, &str, usize, usize)] =
+    include!(concat!(env!("OUT_DIR"), "/prescreen.rs"));
+
+type Prescreen = regex_automata::dfa::sparse::DFA<&'static [u8]>;
 
 /// Size limit of a compiled rule regex: generous for legitimate rules, small enough that a
 /// pathological custom rule is rejected instead of eating memory on every commit.
@@ -138,11 +156,53 @@ struct RuleFile {
 pub struct Rule {
     pub spec: RuleSpec,
     regex: OnceLock<Regex>,
+    /// The bytes of the built-in prescreen for exactly this rule's pattern (none for custom
+    /// rules), and the DFA read from them on first use.
+    prescreen_bytes: Option<&'static [u8]>,
+    prescreen: OnceLock<Option<Prescreen>>,
 }
 
 impl Rule {
+    fn new(spec: RuleSpec) -> Rule {
+        let prescreen_bytes = PRESCREEN_TABLE
+            .iter()
+            .find(|(id, pattern, ..)| *id == spec.id && *pattern == spec.regex)
+            .map(|&(_, _, start, end)| &PRESCREEN_BIN.bytes[start..end]);
+        Rule {
+            spec,
+            regex: OnceLock::new(),
+            prescreen_bytes,
+            prescreen: OnceLock::new(),
+        }
+    }
+
     pub fn id(&self) -> &str {
         &self.spec.id
+    }
+
+    /// False only when the rule's regex cannot match anywhere in `text`: its prescreen DFA
+    /// found nothing. True when it may, or when there is no prescreen to ask (a custom rule,
+    /// DFA bytes this build cannot read, a search the DFA gave up on): the regex then decides.
+    pub fn may_match(&self, text: &[u8]) -> bool {
+        let dfa = self.prescreen.get_or_init(|| {
+            let bytes = self.prescreen_bytes?;
+            // Checked deserialisation: it validates the DFA (cost proportional to its size,
+            // paid once per run and rule) instead of trusting bytes with `unsafe`.
+            Prescreen::from_bytes(bytes).ok().map(|(dfa, _)| dfa)
+        });
+        let Some(dfa) = dfa else {
+            return true;
+        };
+        let input = regex_automata::Input::new(text).earliest(true);
+        !matches!(
+            regex_automata::dfa::Automaton::try_search_fwd(dfa, &input),
+            Ok(None)
+        )
+    }
+
+    /// Whether the rule has a usable prescreen (for tests and `leakgate rules`).
+    pub fn has_prescreen(&self) -> bool {
+        self.prescreen_bytes.is_some()
     }
 
     /// The compiled regex. Validation compiled it once already, so failure here is a bug.
@@ -220,13 +280,7 @@ impl Catalog {
             patterns,
             scanned: AtomicU64::new(0),
         };
-        let rules = specs
-            .into_iter()
-            .map(|spec| Rule {
-                spec,
-                regex: OnceLock::new(),
-            })
-            .collect();
+        let rules = specs.into_iter().map(Rule::new).collect();
         Ok(Catalog {
             rules,
             keywords,
@@ -611,6 +665,83 @@ mod tests {
             failures.len(),
             failures.join("\n")
         );
+    }
+
+    /// Issue 15: the build-time prescreens and the run-time regexes agree. Every built-in rule
+    /// has a prescreen, and wherever its regex finds a secret (each example, each negative
+    /// example, each near-miss derived from an example, and each of those inside a larger text)
+    /// the prescreen says it may match, so skipping a regex the prescreen rules out never loses
+    /// a finding. Also, the prescreen must rule something out: one that says "may match" on
+    /// plain prose is no prescreen.
+    #[test]
+    fn prescreens_match_wherever_their_regex_does() {
+        let catalog = Catalog::builtin().unwrap();
+        let prose = b"The quick brown fox jumps over the lazy dog.\n".repeat(3);
+        let mut failures = Vec::new();
+        let mut checked = 0;
+        for rule in &catalog.rules {
+            let (id, re, group) = (rule.id(), rule.regex(), rule.spec.secret_group);
+            if !rule.has_prescreen() {
+                failures.push(format!("{id}: no prescreen was built"));
+                continue;
+            }
+            if rule.may_match(&prose) {
+                failures.push(format!("{id}: its prescreen lets plain prose through"));
+            }
+            let mut texts: Vec<Vec<u8>> = Vec::new();
+            for ex in rule
+                .spec
+                .examples
+                .iter()
+                .chain(&rule.spec.negative_examples)
+            {
+                let text = ex.as_bytes().to_vec();
+                for c in re.captures_iter(&text) {
+                    if let Some(m) = c.get(group) {
+                        texts.extend(
+                            near_misses(&text, m.start(), m.end())
+                                .into_iter()
+                                .map(|n| n.text),
+                        );
+                    }
+                }
+                texts.push([&prose[..], &text, b"\n", &prose[..]].concat());
+                texts.push(text);
+            }
+            for text in texts {
+                let found = re.captures_iter(&text).any(|c| c.get(group).is_some());
+                checked += usize::from(found);
+                if found && !rule.may_match(&text) {
+                    failures.push(format!(
+                        "{id}: regex finds a secret its prescreen misses in {:?}",
+                        String::from_utf8_lossy(&text)
+                    ));
+                }
+            }
+        }
+        assert!(
+            checked > 1000,
+            "only {checked} texts with a match were checked"
+        );
+        assert!(
+            failures.is_empty(),
+            "{} prescreen failures:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+
+    /// A custom rule, or a built-in id whose pattern was changed, has no prescreen: a prescreen
+    /// serves only the exact pattern it was built from.
+    #[test]
+    fn a_prescreen_serves_only_its_own_pattern() {
+        let mut specs = builtin_specs().unwrap();
+        let first = specs[0].id.clone();
+        specs[0].regex = format!("{}|(zz_[0-9]{{8}})", specs[0].regex);
+        let catalog = Catalog::build(specs, &[]).unwrap();
+        let rule = catalog.get(&first).unwrap();
+        assert!(!rule.has_prescreen());
+        assert!(rule.may_match(b"nothing here"));
     }
 
     /// One issuer family of the coverage table (src/rules/coverage.toml).

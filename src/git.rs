@@ -920,19 +920,71 @@ fn path_bytes(p: &Path) -> Vec<u8> {
 }
 
 /// 1-based (start, count) ranges of the new blob's lines that are added relative to `old`.
+///
+/// Lines the two versions share at their start and end are set aside before libgit2 diffs the
+/// rest, as xdiff itself does first: an everyday edit then hands libgit2 the few changed lines
+/// instead of two whole files (which it would also hash, with collision-detecting SHA-1).
 pub fn added_ranges(old: &[u8], new: &[u8]) -> Result<Vec<(u32, u32)>> {
+    let (old_lines, new_lines) = (line_ends(old), line_ends(new));
+    let shared = |a: &[usize], b: &[usize], i: usize, j: usize| {
+        let (a0, b0) = (
+            if i == 0 { 0 } else { a[i - 1] },
+            if j == 0 { 0 } else { b[j - 1] },
+        );
+        old[a0..a[i]] == new[b0..b[j]]
+    };
+    let mut head = 0;
+    while head < old_lines.len()
+        && head < new_lines.len()
+        && shared(&old_lines, &new_lines, head, head)
+    {
+        head += 1;
+    }
+    let mut tail = 0;
+    while tail < old_lines.len() - head
+        && tail < new_lines.len() - head
+        && shared(
+            &old_lines,
+            &new_lines,
+            old_lines.len() - 1 - tail,
+            new_lines.len() - 1 - tail,
+        )
+    {
+        tail += 1;
+    }
+    let start = |ends: &[usize], i: usize| if i == 0 { 0 } else { ends[i - 1] };
+    let old_mid = &old[start(&old_lines, head)..start(&old_lines, old_lines.len() - tail)];
+    let new_mid = &new[start(&new_lines, head)..start(&new_lines, new_lines.len() - tail)];
+    let offset = u32::try_from(head).context("a file of over 4 billion lines")?;
+    if new_mid.is_empty() {
+        return Ok(Vec::new());
+    }
+    if old_mid.is_empty() {
+        let count = new_lines.len() - head - tail;
+        return Ok(vec![(offset + 1, count as u32)]);
+    }
     let mut opts = DiffOptions::new();
     opts.context_lines(0).force_text(true).interhunk_lines(0);
-    let patch = Patch::from_buffers(old, None, new, None, Some(&mut opts))
+    let patch = Patch::from_buffers(old_mid, None, new_mid, None, Some(&mut opts))
         .context("diffing the staged blob against its previous version")?;
     let mut ranges = Vec::with_capacity(patch.num_hunks());
     for i in 0..patch.num_hunks() {
         let (hunk, _) = patch.hunk(i).context("reading a diff hunk")?;
         if hunk.new_lines() > 0 {
-            ranges.push((hunk.new_start(), hunk.new_lines()));
+            ranges.push((hunk.new_start() + offset, hunk.new_lines()));
         }
     }
     Ok(ranges)
+}
+
+/// The end offset (exclusive, after its `\n`) of each line; a last line without a newline ends
+/// at the end of the text.
+fn line_ends(text: &[u8]) -> Vec<usize> {
+    let mut ends: Vec<usize> = memchr::memchr_iter(b'\n', text).map(|i| i + 1).collect();
+    if ends.last().copied().unwrap_or(0) < text.len() {
+        ends.push(text.len());
+    }
+    ends
 }
 
 #[cfg(test)]

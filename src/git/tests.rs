@@ -24,6 +24,59 @@ fn added_ranges_table() {
     }
 }
 
+/// What libgit2 says of the whole files, without the shared first and last lines set aside.
+fn added_ranges_whole(old: &[u8], new: &[u8]) -> Vec<(u32, u32)> {
+    let mut opts = DiffOptions::new();
+    opts.context_lines(0).force_text(true).interhunk_lines(0);
+    let patch = Patch::from_buffers(old, None, new, None, Some(&mut opts)).unwrap();
+    (0..patch.num_hunks())
+        .map(|i| patch.hunk(i).unwrap().0)
+        .filter(|h| h.new_lines() > 0)
+        .map(|h| (h.new_start(), h.new_lines()))
+        .collect()
+}
+
+/// Setting the shared ends aside changes no answer: seeded edits (insertions, deletions,
+/// replacements, at the ends too, with and without a final newline) of files whose lines are
+/// all different, so that the diff is unambiguous and both routes must agree exactly.
+#[test]
+fn added_ranges_agree_with_the_whole_file_diff() {
+    let mut rng = crate::test_rng::Rng(0x5eed_d1ff);
+    for case in 0..400 {
+        let n = rng.below(12);
+        let mut old: Vec<String> = (0..n).map(|i| format!("line {case}.{i}")).collect();
+        let mut new = old.clone();
+        for _ in 0..=rng.below(3) {
+            let at = rng.below(new.len() + 1);
+            match rng.below(3) {
+                0 => new.insert(at, format!("added {case}.{}", rng.next())),
+                1 if at < new.len() => drop(new.remove(at)),
+                _ if at < new.len() => new[at] = format!("changed {case}.{}", rng.next()),
+                _ => new.push(format!("tail {case}")),
+            }
+        }
+        let join = |lines: &[String], newline_at_end: bool| {
+            let mut text = lines.join("\n");
+            if newline_at_end && !lines.is_empty() {
+                text.push('\n');
+            }
+            text.into_bytes()
+        };
+        let (old_nl, new_nl) = (rng.below(4) != 0, rng.below(4) != 0);
+        if rng.below(5) == 0 {
+            old.clear();
+        }
+        let (old, new) = (join(&old, old_nl), join(&new, new_nl));
+        assert_eq!(
+            added_ranges(&old, &new).unwrap(),
+            added_ranges_whole(&old, &new),
+            "case {case}: {:?} -> {:?}",
+            String::from_utf8_lossy(&old),
+            String::from_utf8_lossy(&new)
+        );
+    }
+}
+
 #[test]
 fn added_ranges_handles_invalid_utf8_and_nul() {
     let got = added_ranges(b"x\n", b"x\n\xff\xfe\x00tok\n").unwrap();

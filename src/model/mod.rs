@@ -24,6 +24,7 @@
 
 mod archive;
 mod compress;
+mod embed;
 mod gguf;
 mod limits;
 mod numpy;
@@ -36,6 +37,8 @@ mod stream;
 mod tar;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_embed;
 mod value;
 mod walk;
 
@@ -46,6 +49,7 @@ use std::rc::Rc;
 
 use archive::*;
 use compress::*;
+use embed::*;
 use gguf::*;
 use limits::*;
 use numpy::*;
@@ -115,6 +119,8 @@ pub struct ModelReport {
     pub strings: Vec<PickleString>,
     /// What inspecting the rest of this file may still cost.
     budget: Budget,
+    /// How many embedded torch files deep this report is (0: the staged file itself).
+    depth: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,23 +168,28 @@ pub fn inspect(bytes: &[u8]) -> Option<ModelReport> {
         budget: Budget::for_staged(bytes.len()),
         ..ModelReport::default()
     };
+    inspect_as(bytes, kind, &mut report);
+    Some(report)
+}
+
+/// Inspect `bytes` as `kind` into `report` (whose budget and depth it shares).
+fn inspect_as(bytes: &[u8], kind: ModelKind, report: &mut ModelReport) {
     match kind {
-        ModelKind::Pickle => inspect_pickle_file(bytes, &mut report),
-        ModelKind::TorchZip => inspect_zip(bytes, &mut report),
+        ModelKind::Pickle => inspect_pickle_file(bytes, report),
+        ModelKind::TorchZip => inspect_zip(bytes, report),
         // A file can read as both: the magic decides what leakgate calls it, but pickle.load
         // on it would still run what its bytes say (a GGUF header is a valid BINFLOAT).
         ModelKind::Safetensors | ModelKind::Gguf => {
             if kind == ModelKind::Gguf {
-                inspect_gguf(bytes, &mut report);
+                inspect_gguf(bytes, report);
             } else {
-                inspect_safetensors(bytes, &mut report);
+                inspect_safetensors(bytes, report);
             }
             if sniff_text_pickle(bytes) {
-                inspect_pickles(bytes, &mut report);
+                inspect_pickles(bytes, report);
             }
         }
-        ModelKind::Numpy => inspect_npy(bytes, None, &mut report),
-        ModelKind::TorchTar => inspect_tar(bytes, &mut report),
+        ModelKind::Numpy => inspect_npy(bytes, None, report),
+        ModelKind::TorchTar => inspect_tar(bytes, report),
     }
-    Some(report)
 }

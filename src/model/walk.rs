@@ -101,6 +101,11 @@ pub(super) struct Walk<'a, 'c, 'm> {
     pub(super) stopped_at: Option<usize>,
     /// Opcodes this walk may take (what is left of the file's budget).
     pub(super) max_ops: u64,
+    /// `torch.storage._load_from_bytes` REDUCEd with a literal bytes argument.
+    pub(super) embedded: Vec<Embedded>,
+    pub(super) embedded_starts: HashSet<usize>,
+    /// `torch.storage._load_from_bytes` used any other way: import index -> first offset.
+    pub(super) embed_misuse: HashMap<usize, usize>,
 }
 
 impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
@@ -120,6 +125,9 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             calls: 0,
             stopped_at: None,
             max_ops: MAX_OPCODES,
+            embedded: Vec::new(),
+            embedded_starts: HashSet::new(),
+            embed_misuse: HashMap::new(),
         }
     }
 
@@ -341,8 +349,29 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
         Ok(())
     }
 
+    /// Pop an operand: a value used by the opcode at `at`.
     #[inline]
     pub(super) fn pop(&mut self, at: usize) -> Result<Val, Halt> {
+        let v = self.pop_raw(at)?;
+        self.used(at, &v);
+        Ok(v)
+    }
+
+    /// `v` is consumed by something other than a REDUCE that calls it with a literal bytes
+    /// argument: if it is `_load_from_bytes`, that import stays Dangerous (a copy could reach a
+    /// call whose argument is not inspected).
+    #[inline]
+    pub(super) fn used(&mut self, at: usize, v: &Val) {
+        if let Val::Global(g) = v {
+            if g.embeds {
+                let first = self.embed_misuse.entry(g.import).or_insert(at);
+                *first = (*first).min(at);
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn pop_raw(&mut self, at: usize) -> Result<Val, Halt> {
         if self.ctx.stack.len() > self.floor() {
             Ok(self.ctx.stack.pop().unwrap_or(Val::Other))
         } else {
@@ -364,7 +393,13 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
     /// Pop back to the last MARK, returning what was above it.
     pub(super) fn pop_mark(&mut self, at: usize) -> Result<Vec<Val>, Halt> {
         match self.ctx.marks.pop() {
-            Some(m) => Ok(self.ctx.stack.split_off(m.min(self.ctx.stack.len()))),
+            Some(m) => {
+                let items = self.ctx.stack.split_off(m.min(self.ctx.stack.len()));
+                for v in &items {
+                    self.used(at, v);
+                }
+                Ok(items)
+            }
             None => {
                 self.soft(at, "no MARK to pop to")?;
                 Ok(Vec::new())
@@ -375,7 +410,11 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
     /// Pop back to the last MARK, discarding what was above it.
     pub(super) fn drop_to_mark(&mut self, at: usize) -> Result<(), Halt> {
         match self.ctx.marks.pop() {
-            Some(m) => self.ctx.stack.truncate(m),
+            Some(m) => {
+                for v in self.ctx.stack.split_off(m.min(self.ctx.stack.len())) {
+                    self.used(at, &v);
+                }
+            }
             None => self.soft(at, "no MARK to pop to")?,
         }
         Ok(())
@@ -423,6 +462,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             self.wrapper_seen = true;
         }
         Ok(Val::Global(Rc::new(GlobalRef {
+            embeds: path == LOAD_FROM_BYTES,
             path,
             import,
             safe: verdict == Verdict::Safe,
@@ -638,15 +678,22 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
                 let n = u32::from_le_bytes(self.read_n()?);
                 let (start, len) = self.take_len(n.into())?;
                 self.keep_bytes(start, len);
-                self.push(at, Val::Other)?;
+                self.push(at, Val::Bytes { start, len })?;
             }
             op::SHORT_BINBYTES => {
                 let [n] = self.read_n()?;
                 let (start, len) = self.take_len(n.into())?;
                 self.keep_bytes(start, len);
-                self.push(at, Val::Other)?;
+                self.push(at, Val::Bytes { start, len })?;
             }
-            op::BINBYTES8 | op::BYTEARRAY8 => {
+            op::BINBYTES8 => {
+                let n = u64::from_le_bytes(self.read_n()?);
+                let (start, len) = self.take_len(n)?;
+                self.keep_bytes(start, len);
+                self.push(at, Val::Bytes { start, len })?;
+            }
+            // A bytearray is not what torch passes to `_load_from_bytes`: not a literal here.
+            op::BYTEARRAY8 => {
                 let n = u64::from_le_bytes(self.read_n()?);
                 let (start, len) = self.take_len(n)?;
                 self.keep_bytes(start, len);
@@ -669,7 +716,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
                 let mut items = Vec::new();
                 for _ in 0..n {
                     let v = self.pop(at)?;
-                    if self.rich() {
+                    if self.rich() || (n == 1 && matches!(v, Val::Bytes { .. })) {
                         items.push(v);
                     }
                 }
@@ -677,7 +724,11 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
                     items.reverse();
                     tuple_of(items)
                 } else {
-                    Val::Other
+                    // `(b"...",)`, the argument tuple of `_load_from_bytes`, is kept.
+                    match (n, items.pop()) {
+                        (1, Some(b @ Val::Bytes { .. })) => tuple_of(vec![b]),
+                        _ => Val::Other,
+                    }
                 };
                 self.push(at, v)?;
             }
@@ -723,6 +774,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
                 let v = self.pop(at)?;
                 let k = self.pop(at)?;
                 let d = self.top(at)?;
+                self.used(at, &d);
                 let items = vec![k, v];
                 self.keep_pairs(&items);
                 self.set_items(&d, items);
@@ -731,6 +783,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
                 let items = self.pop_mark(at)?;
                 self.keep_pairs(&items);
                 let d = self.top(at)?;
+                self.used(at, &d);
                 if self.rich() {
                     self.set_items(&d, items);
                 }
@@ -798,6 +851,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             }
             op::INST => {
                 let g = self.inline_global(at)?;
+                self.used(at, &g);
                 let items = self.pop_mark(at)?;
                 let r = self.call(g, &tuple_of(items), CallKind::Call);
                 self.push(at, r)?;
@@ -816,7 +870,28 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             }
             op::REDUCE => {
                 let args = self.pop(at)?;
-                let f = self.pop(at)?;
+                let f = self.pop_raw(at)?;
+                match (&f, literal_bytes_arg(&args)) {
+                    (Val::Global(g), Some((start, len))) if g.embeds => {
+                        if self.embedded_starts.insert(start) {
+                            if self.embedded.len() >= MAX_EMBEDDED {
+                                return Err(Halt::Problem(
+                                    at,
+                                    format!(
+                                        "more than {MAX_EMBEDDED} embedded torch files (limit)"
+                                    ),
+                                ));
+                            }
+                            self.embedded.push(Embedded {
+                                import: g.import,
+                                at,
+                                start,
+                                len,
+                            });
+                        }
+                    }
+                    _ => self.used(at, &f),
+                }
                 let r = self.call(f, &args, CallKind::Call);
                 self.push(at, r)?;
             }
@@ -923,6 +998,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             Val::Global(g) => {
                 // No legitimate pickle sets state on a class or function: this overwrites
                 // attributes of imported code (monkeypatching through BUILD).
+                self.used(at, &Val::Global(g.clone()));
                 self.col.escalate(&g, at);
                 self.soft(
                     at,

@@ -5,6 +5,7 @@ mod added;
 mod adopt;
 mod allowfix;
 mod bypass;
+mod embedded_models;
 mod encoded;
 mod gitcli;
 mod guarantees;

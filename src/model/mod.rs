@@ -39,6 +39,8 @@ mod tar;
 mod tests;
 #[cfg(test)]
 mod tests_embed;
+#[cfg(test)]
+mod tests_frame;
 mod value;
 mod walk;
 

@@ -101,6 +101,8 @@ pub(super) struct Walk<'a, 'c, 'm> {
     pub(super) stopped_at: Option<usize>,
     /// Opcodes this walk may take (what is left of the file's budget).
     pub(super) max_ops: u64,
+    /// C and Strict walks: where the current frame ends, to see a read that crosses it.
+    pub(super) frame_end: Option<usize>,
     /// `torch.storage._load_from_bytes` REDUCEd with a literal bytes argument.
     pub(super) embedded: Vec<Embedded>,
     pub(super) embedded_starts: HashSet<usize>,
@@ -125,6 +127,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             calls: 0,
             stopped_at: None,
             max_ops: MAX_OPCODES,
+            frame_end: None,
             embedded: Vec::new(),
             embedded_starts: HashSet::new(),
             embed_misuse: HashMap::new(),
@@ -212,11 +215,33 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
         let at = self.file_pos;
         match at.checked_add(n) {
             Some(end) if end <= self.data.len() => {
+                if let Some(fe) = self.frame_end.filter(|&fe| end > fe) {
+                    self.frame_end = None;
+                    if at < fe {
+                        self.crossing(at, fe);
+                    }
+                }
                 self.file_pos = end;
                 Ok(at)
             }
             _ => Err(self.truncated(at, n)),
         }
+    }
+
+    /// A read from `at` crosses the frame ending at `frame_end`. No pickler writes this, and
+    /// CPython reads it three ways: `pickle.loads` reads across; the C unpickler on a stream
+    /// without `peek` (`pickle.load(io.BytesIO)`, how `torch.load` reads `data.pkl`) drops the
+    /// frame's rest and reads the operand from after the frame; the Python one (joblib) stops.
+    /// The walk reads across and goes on, but the stream reading can run other opcodes, which
+    /// are not walked: the file cannot be fully inspected.
+    fn crossing(&mut self, at: usize, frame_end: usize) {
+        self.note(
+            at,
+            format!(
+                "an opcode argument crosses the end of its frame (at {frame_end}): pickle.load \
+                 from a stream reads different opcodes from here than pickle.loads"
+            ),
+        );
     }
 
     #[inline]
@@ -955,6 +980,19 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
         if len > left {
             // The C unpickler refuses this frame, the Python one runs what it holds: go on.
             self.soft(at, format!("FRAME of {n} bytes, only {left} left"))?;
+        }
+        if self.mode != Mode::Joblib {
+            if self.frame_end.is_some_and(|fe| self.file_pos < fe) {
+                // The C unpickler re-reads from the stream when the new frame is not in its
+                // buffer (see `crossing`); the Python one refuses it.
+                self.note(
+                    at,
+                    "FRAME before the end of the current frame: pickle.load from a stream \
+                     reads different opcodes from here than pickle.loads"
+                        .into(),
+                );
+            }
+            self.frame_end = Some(self.file_pos.saturating_add(len.min(left)));
         }
         if self.mode == Mode::Joblib {
             if self.ctx.frame.as_ref().is_some_and(|f| f.cur < f.end) {

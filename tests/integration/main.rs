@@ -15,6 +15,7 @@ mod hostile;
 mod index_forms;
 mod large_models;
 mod living;
+mod model_frames;
 mod models;
 mod notebooks;
 mod settings;

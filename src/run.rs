@@ -769,7 +769,7 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
             report::sanitize(&r.spec.keywords.join(", "))
         );
     }
-    for (id, title, _) in crate::model::RULES {
+    for (id, title, _) in crate::model::RULES.iter() {
         let _ = writeln!(out, "{id:width$}  {title}  (model files)");
     }
     let _ = writeln!(

@@ -139,6 +139,12 @@ const MIN_KEPT_STRING: usize = 8;
 const MAX_KEPT_STRINGS: usize = 100_000;
 const MAX_KEPT_STRING_BYTES: usize = 16 << 20;
 
+/// Whether `head` starts a pickle with a protocol 2+ header (the first bytes of a blob too
+/// large to read whole).
+pub fn is_pickle_header(head: &[u8]) -> bool {
+    matches!(head, [op::PROTO, 2..=5, next, ..] if op::is_known(*next))
+}
+
 /// What kind of model artifact `bytes` is, by content (magic bytes / structure), or None.
 pub fn sniff(bytes: &[u8]) -> Option<ModelKind> {
     if is_gguf(bytes) {

@@ -13,6 +13,7 @@ mod harness;
 mod hook_env;
 mod hostile;
 mod index_forms;
+mod large_model_history;
 mod large_models;
 mod living;
 mod model_frames;

@@ -200,15 +200,48 @@ impl<'c> Scanner<'c> {
                 self.capture_model(spool.file(), change, size)?
             }
         };
+        self.large_model_outcome(&change.path, &image, size, commit)
+    }
+
+    /// A file on disk over `--max-blob-size` (`leakgate scan`) that is a model: a zip model is
+    /// inspected from its small members, a pickle blocks as not inspected. None for other files.
+    pub fn scan_large_file(
+        &self,
+        shown: &[u8],
+        path: &std::path::Path,
+        size: u64,
+    ) -> Option<Outcome> {
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut head = Vec::with_capacity(4);
+        std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, 4), &mut head).ok()?;
+        if head.starts_with(b"PK\x03\x04") {
+            let image = crate::model::capture_zip(
+                &mut file,
+                size,
+                self.settings.max_blob_size,
+                &mut |_| {},
+            )?;
+            return self.large_model_outcome(shown, &image, size, None);
+        }
+        crate::model::is_pickle_header(&head).then(|| self.pickle_too_large(shown, size, None))
+    }
+
+    fn large_model_outcome(
+        &self,
+        path: &[u8],
+        image: &crate::model::Image,
+        size: u64,
+        commit: Option<&str>,
+    ) -> Option<Outcome> {
         let subject = crate::artifact::Subject {
-            path: &change.path,
+            path,
             commit,
             block_unknown_imports: self.settings.block_unknown_imports,
             lfs_warn_size: self.settings.lfs_warn_size,
         };
-        let scan = crate::artifact::scan_image(&subject, &image)?;
+        let scan = crate::artifact::scan_image(&subject, image)?;
         let mut out = Outcome {
-            path: change.path.clone(),
+            path: path.to_vec(),
             scanned: true,
             bytes: size,
             findings: scan.findings,
@@ -249,11 +282,13 @@ impl<'c> Scanner<'c> {
         commit: Option<&str>,
     ) -> Option<Outcome> {
         let head = crate::blobspool::head(repo.path(), &change.new, 3)?;
-        if !crate::model::is_pickle_header(&head) {
-            return None;
-        }
+        crate::model::is_pickle_header(&head)
+            .then(|| self.pickle_too_large(&change.path, size, commit))
+    }
+
+    fn pickle_too_large(&self, path: &[u8], size: u64, commit: Option<&str>) -> Outcome {
         let subject = crate::artifact::Subject {
-            path: &change.path,
+            path,
             commit,
             block_unknown_imports: self.settings.block_unknown_imports,
             lfs_warn_size: self.settings.lfs_warn_size,
@@ -263,12 +298,12 @@ impl<'c> Scanner<'c> {
              walked whole); raise --max-blob-size to inspect it",
             self.settings.max_blob_size
         );
-        Some(Outcome {
-            path: change.path.clone(),
+        Outcome {
+            path: path.to_vec(),
             bytes: size,
             findings: vec![crate::artifact::unreadable(&subject, detail)],
             ..Outcome::default()
-        })
+        }
     }
 
     /// A file stored in Git LFS: its object is scanned like any staged content of that path.

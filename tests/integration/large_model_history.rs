@@ -166,3 +166,23 @@ fn other_data_over_max_blob_size_is_still_listed_as_not_scanned() {
         .json();
     assert_eq!(v["skipped"][0]["path"], "data.txt", "{v:#}");
 }
+
+#[test]
+fn scan_on_disk_inspects_zip_models_and_blocks_pickles_over_max_blob_size() {
+    let r = TestRepo::new();
+    r.write("models/model.pt", checkpoint(MALICIOUS));
+    let v = r
+        .leakgate(&["scan", "models", "--max-blob-size", CAP, "--format", "json"])
+        .code(1)
+        .json();
+    assert_eq!(rules(&v), ["pickle-dangerous-import"], "{v:#}");
+    let r = TestRepo::new();
+    r.write("models/model.pt", checkpoint(BENIGN));
+    r.write("models/weights.pkl", large_pickle());
+    let v = r
+        .leakgate(&["scan", "models", "--max-blob-size", CAP, "--format", "json"])
+        .code(1)
+        .json();
+    assert_eq!(rules(&v), ["model-unreadable"], "{v:#}");
+    assert_eq!(v["skipped"], serde_json::json!([]), "{v:#}");
+}

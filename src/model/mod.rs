@@ -13,9 +13,10 @@
 //!   frames, enough to resolve STACK_GLOBAL operands and joblib's inline arrays.
 //! - Any input is handled without a panic: no `unwrap` on data, every slice is checked, lengths
 //!   are compared with what is left, and what cannot be read becomes a `problems` entry.
-//! - No recursion: the walker is one loop over opcodes; simulated values nest a fixed few levels
-//!   (tuples hold no containers, dicts no dicts, objects at most a dtype), so dropping them
-//!   cannot recurse deeply.
+//! - No recursion in the walker: it is one loop over opcodes; simulated values nest a fixed few
+//!   levels (tuples hold no containers, dicts no dicts, objects at most a dtype), so dropping
+//!   them cannot recurse deeply. The one nesting is a torch file embedded through
+//!   `_load_from_bytes` (see `embed`), inspected as a file of its own at most 3 levels deep.
 //! - Linear work and bounded memory: opcode count, stack, memo, imports, zip members and
 //!   decompressed sizes are capped; a cap that is hit is reported as a problem.
 //! - Fail closed: where the walker and CPython could disagree about what a pickle does, the

@@ -32,7 +32,7 @@ const PRESCREEN_LIMIT: usize = 64 << 10;
 /// several of their rules name the provider of a key whose shape another issuer shares (Moonshot's
 /// `sk-` keys look like OpenAI's, Clerk's `sk_live_` like Stripe's): the named provider must win.
 const FILES: &[&str] = &[
-    "ml", "services", "ai", "cloud", "devtools", "saas", "keys", "generic",
+    "ml", "services", "ai", "cloud", "devtools", "saas", "keys", "generic", "model",
 ];
 
 fn main() {

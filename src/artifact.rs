@@ -109,6 +109,17 @@ pub fn large_binary_warning(subject: &Subject<'_>, size: u64) -> Option<Finding>
     ))
 }
 
+/// A model file that could not be inspected at all (see `source`: a pickle over
+/// `--max-blob-size`): it blocks like one whose inspection hit a problem.
+pub fn unreadable(subject: &Subject<'_>, detail: String) -> Finding {
+    let mut f = note_finding(UNREADABLE, Severity::Error, location(subject), detail);
+    let mut key = subject.path.to_vec();
+    key.push(0);
+    key.extend_from_slice(b"not inspected");
+    f.fingerprint = fingerprint(UNREADABLE, &key);
+    f
+}
+
 /// A model finding's fingerprint: rule, file, archive member and import, never the offset
 /// (which moves whenever the file changes). The path is part of it so that accepting one
 /// model (baseline, allow) cannot let a new file with the same import through.

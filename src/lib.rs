@@ -5,6 +5,7 @@
 //! `decode` → `detect` (with `rules`) → `report`; `run` wires commands to it and `main` exits.
 
 pub mod artifact;
+pub mod blobspool;
 pub mod cli;
 pub mod config;
 pub mod decode;

@@ -638,6 +638,9 @@ fn scan_paths(g: &Global, paths: &[PathBuf], no_ignore: bool) -> Result<Status> 
                 .with_context(|| format!("cannot stat {}", p.display()))?
                 .len();
             if size > max {
+                if let Some(out) = scanner.scan_large_file(&shown, p, size) {
+                    return Ok(out);
+                }
                 return Ok(skipped_outcome(
                     &shown,
                     format!("too large: {size} bytes > --max-blob-size {max}"),
@@ -769,7 +772,7 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
             report::sanitize(&r.spec.keywords.join(", "))
         );
     }
-    for (id, title, _) in crate::model::RULES {
+    for (id, title, _) in crate::model::RULES.iter() {
         let _ = writeln!(out, "{id:width$}  {title}  (model files)");
     }
     let _ = writeln!(

@@ -132,6 +132,9 @@ impl<'c> Scanner<'c> {
             if let Some(out) = self.scan_large_model(repo, change, size as u64, commit) {
                 return Ok(out);
             }
+            if let Some(out) = self.large_pickle(repo, change, size as u64, commit) {
+                return Ok(out);
+            }
             return Ok(Outcome {
                 path: change.path.clone(),
                 skipped: Some(format!(
@@ -173,7 +176,9 @@ impl<'c> Scanner<'c> {
 
     /// A zip model file over `--max-blob-size` (a checkpoint with large tensor members): its
     /// pickles are inspected from one bounded pass over the working-tree copy, which must hash
-    /// to the staged id. None when that is not possible; the caller then reports it unscanned.
+    /// to the staged id; without one that does (history scans, a file edited after `git add`),
+    /// over the blob streamed from git to a temporary file. None when neither is possible;
+    /// the caller then reports it unscanned.
     fn scan_large_model(
         &self,
         repo: &Repo,
@@ -181,26 +186,62 @@ impl<'c> Scanner<'c> {
         size: u64,
         commit: Option<&str>,
     ) -> Option<Outcome> {
-        let mut file = repo.open_worktree_copy(change, size)?;
-        let mut hasher = crate::git::BlobHasher::new(&change.new, size);
-        let image = crate::model::capture_zip(
-            &mut file,
-            size,
-            self.settings.max_blob_size,
-            &mut |chunk| hasher.update(chunk),
-        )?;
-        if !hasher.matches() {
-            return None;
+        let from_worktree = repo
+            .open_worktree_copy(change, size)
+            .and_then(|mut file| self.capture_model(&mut file, change, size));
+        let image = match from_worktree {
+            Some(image) => image,
+            None => {
+                let head = crate::blobspool::head(repo.path(), &change.new, 4)?;
+                if !head.starts_with(b"PK\x03\x04") {
+                    return None;
+                }
+                let mut spool = crate::blobspool::spool(repo.path(), &change.new, size)?;
+                self.capture_model(spool.file(), change, size)?
+            }
+        };
+        self.large_model_outcome(&change.path, &image, size, commit)
+    }
+
+    /// A file on disk over `--max-blob-size` (`leakgate scan`) that is a model: a zip model is
+    /// inspected from its small members, a pickle blocks as not inspected. None for other files.
+    pub fn scan_large_file(
+        &self,
+        shown: &[u8],
+        path: &std::path::Path,
+        size: u64,
+    ) -> Option<Outcome> {
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut head = Vec::with_capacity(4);
+        std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, 4), &mut head).ok()?;
+        if head.starts_with(b"PK\x03\x04") {
+            let image = crate::model::capture_zip(
+                &mut file,
+                size,
+                self.settings.max_blob_size,
+                &mut |_| {},
+            )?;
+            return self.large_model_outcome(shown, &image, size, None);
         }
+        crate::model::is_pickle_header(&head).then(|| self.pickle_too_large(shown, size, None))
+    }
+
+    fn large_model_outcome(
+        &self,
+        path: &[u8],
+        image: &crate::model::Image,
+        size: u64,
+        commit: Option<&str>,
+    ) -> Option<Outcome> {
         let subject = crate::artifact::Subject {
-            path: &change.path,
+            path,
             commit,
             block_unknown_imports: self.settings.block_unknown_imports,
             lfs_warn_size: self.settings.lfs_warn_size,
         };
-        let scan = crate::artifact::scan_image(&subject, &image)?;
+        let scan = crate::artifact::scan_image(&subject, image)?;
         let mut out = Outcome {
-            path: change.path.clone(),
+            path: path.to_vec(),
             scanned: true,
             bytes: size,
             findings: scan.findings,
@@ -212,6 +253,57 @@ impl<'c> Scanner<'c> {
         out.findings
             .extend(crate::artifact::large_binary_warning(&subject, size));
         Some(out)
+    }
+
+    /// The parts of a zip model that the pickle walk needs, from one pass over `file`, which
+    /// must hash to the blob's id (else None: those bytes are not what is committed).
+    fn capture_model(
+        &self,
+        file: &mut std::fs::File,
+        change: &Change,
+        size: u64,
+    ) -> Option<crate::model::Image> {
+        let mut hasher = crate::git::BlobHasher::new(&change.new, size);
+        let image =
+            crate::model::capture_zip(file, size, self.settings.max_blob_size, &mut |chunk| {
+                hasher.update(chunk)
+            })?;
+        hasher.matches().then_some(image)
+    }
+
+    /// A pickle over `--max-blob-size`: it is walked whole or not at all, and what it would
+    /// run is unknown, so it blocks as not fully inspected (fail closed) instead of being
+    /// listed as unscanned. Told by its first bytes, read from the blob itself.
+    fn large_pickle(
+        &self,
+        repo: &Repo,
+        change: &Change,
+        size: u64,
+        commit: Option<&str>,
+    ) -> Option<Outcome> {
+        let head = crate::blobspool::head(repo.path(), &change.new, 3)?;
+        crate::model::is_pickle_header(&head)
+            .then(|| self.pickle_too_large(&change.path, size, commit))
+    }
+
+    fn pickle_too_large(&self, path: &[u8], size: u64, commit: Option<&str>) -> Outcome {
+        let subject = crate::artifact::Subject {
+            path,
+            commit,
+            block_unknown_imports: self.settings.block_unknown_imports,
+            lfs_warn_size: self.settings.lfs_warn_size,
+        };
+        let detail = format!(
+            "a pickle of {size} bytes, over --max-blob-size {}: not inspected (a pickle is \
+             walked whole); raise --max-blob-size to inspect it",
+            self.settings.max_blob_size
+        );
+        Outcome {
+            path: path.to_vec(),
+            bytes: size,
+            findings: vec![crate::artifact::unreadable(&subject, detail)],
+            ..Outcome::default()
+        }
     }
 
     /// A file stored in Git LFS: its object is scanned like any staged content of that path.

@@ -13,9 +13,10 @@
 //!   frames, enough to resolve STACK_GLOBAL operands and joblib's inline arrays.
 //! - Any input is handled without a panic: no `unwrap` on data, every slice is checked, lengths
 //!   are compared with what is left, and what cannot be read becomes a `problems` entry.
-//! - No recursion: the walker is one loop over opcodes; simulated values nest a fixed few levels
-//!   (tuples hold no containers, dicts no dicts, objects at most a dtype), so dropping them
-//!   cannot recurse deeply.
+//! - No recursion in the walker: it is one loop over opcodes; simulated values nest a fixed few
+//!   levels (tuples hold no containers, dicts no dicts, objects at most a dtype), so dropping
+//!   them cannot recurse deeply. The one nesting is a torch file embedded through
+//!   `_load_from_bytes` (see `embed`), inspected as a file of its own at most 3 levels deep.
 //! - Linear work and bounded memory: opcode count, stack, memo, imports, zip members and
 //!   decompressed sizes are capped; a cap that is hit is reported as a problem.
 //! - Fail closed: where the walker and CPython could disagree about what a pickle does, the
@@ -24,6 +25,7 @@
 
 mod archive;
 mod compress;
+mod embed;
 mod gguf;
 mod limits;
 mod numpy;
@@ -36,6 +38,10 @@ mod stream;
 mod tar;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_embed;
+#[cfg(test)]
+mod tests_frame;
 mod value;
 mod walk;
 
@@ -46,6 +52,7 @@ use std::rc::Rc;
 
 use archive::*;
 use compress::*;
+use embed::*;
 use gguf::*;
 use limits::*;
 use numpy::*;
@@ -115,6 +122,8 @@ pub struct ModelReport {
     pub strings: Vec<PickleString>,
     /// What inspecting the rest of this file may still cost.
     budget: Budget,
+    /// How many embedded torch files deep this report is (0: the staged file itself).
+    depth: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,6 +139,12 @@ const MIN_KEPT_STRING: usize = 8;
 /// Bounds on kept strings per file, so a pickle of a huge vocabulary costs bounded memory.
 const MAX_KEPT_STRINGS: usize = 100_000;
 const MAX_KEPT_STRING_BYTES: usize = 16 << 20;
+
+/// Whether `head` starts a pickle with a protocol 2+ header (the first bytes of a blob too
+/// large to read whole).
+pub fn is_pickle_header(head: &[u8]) -> bool {
+    matches!(head, [op::PROTO, 2..=5, next, ..] if op::is_known(*next))
+}
 
 /// What kind of model artifact `bytes` is, by content (magic bytes / structure), or None.
 pub fn sniff(bytes: &[u8]) -> Option<ModelKind> {
@@ -162,23 +177,28 @@ pub fn inspect(bytes: &[u8]) -> Option<ModelReport> {
         budget: Budget::for_staged(bytes.len()),
         ..ModelReport::default()
     };
+    inspect_as(bytes, kind, &mut report);
+    Some(report)
+}
+
+/// Inspect `bytes` as `kind` into `report` (whose budget and depth it shares).
+fn inspect_as(bytes: &[u8], kind: ModelKind, report: &mut ModelReport) {
     match kind {
-        ModelKind::Pickle => inspect_pickle_file(bytes, &mut report),
-        ModelKind::TorchZip => inspect_zip(bytes, &mut report),
+        ModelKind::Pickle => inspect_pickle_file(bytes, report),
+        ModelKind::TorchZip => inspect_zip(bytes, report),
         // A file can read as both: the magic decides what leakgate calls it, but pickle.load
         // on it would still run what its bytes say (a GGUF header is a valid BINFLOAT).
         ModelKind::Safetensors | ModelKind::Gguf => {
             if kind == ModelKind::Gguf {
-                inspect_gguf(bytes, &mut report);
+                inspect_gguf(bytes, report);
             } else {
-                inspect_safetensors(bytes, &mut report);
+                inspect_safetensors(bytes, report);
             }
             if sniff_text_pickle(bytes) {
-                inspect_pickles(bytes, &mut report);
+                inspect_pickles(bytes, report);
             }
         }
-        ModelKind::Numpy => inspect_npy(bytes, None, &mut report),
-        ModelKind::TorchTar => inspect_tar(bytes, &mut report),
+        ModelKind::Numpy => inspect_npy(bytes, None, report),
+        ModelKind::TorchTar => inspect_tar(bytes, report),
     }
-    Some(report)
 }

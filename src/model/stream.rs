@@ -117,9 +117,17 @@ pub(super) fn inspect_stream(
         w.max_ops = report.budget.ops;
         w.run();
         report.budget.ops = report.budget.ops.saturating_sub(w.ops);
-        (w.problems, w.omitted, w.wrapper_seen, w.stopped_at)
+        (
+            w.problems,
+            w.omitted,
+            w.wrapper_seen,
+            w.stopped_at,
+            w.embedded,
+            w.embed_misuse,
+        )
     };
-    let (c_problems, c_omitted, wrapper_seen, mut stopped_at) = c_walk;
+    let (c_problems, c_omitted, wrapper_seen, mut stopped_at, c_embedded, c_misuse) = c_walk;
+    let mut embedded = Vec::new();
     let mut omitted = c_omitted;
     let mut unlisted = col.unlisted;
     let mut imports = std::mem::take(&mut col.imports);
@@ -148,6 +156,24 @@ pub(super) fn inspect_stream(
         } else {
             usize::MAX
         };
+        settle(
+            &mut imports,
+            &EmbedUses {
+                embedded: &c_embedded,
+                misuse: &c_misuse,
+                cut: c_stop,
+            },
+        );
+        let j_embedded = std::mem::take(&mut w.embedded);
+        let j_misuse = std::mem::take(&mut w.embed_misuse);
+        embedded.extend(c_embedded.into_iter().filter(|e| e.at < c_stop));
+        let mut starts: HashSet<usize> = embedded.iter().map(|e| e.start).collect();
+        embedded.extend(
+            j_embedded
+                .iter()
+                .filter(|e| starts.insert(e.start))
+                .cloned(),
+        );
         imports.retain(|i| i.offset < c_stop as u64);
         problems.extend(c_problems.into_iter().filter(|p| p.offset < cut));
         if w.diverged_at.is_some() {
@@ -163,6 +189,14 @@ pub(super) fn inspect_stream(
         }
         omitted += w.omitted;
         unlisted += jcol.unlisted;
+        settle(
+            &mut jcol.imports,
+            &EmbedUses {
+                embedded: &j_embedded,
+                misuse: &j_misuse,
+                cut: usize::MAX,
+            },
+        );
         for j in jcol.imports {
             match imports
                 .iter_mut()
@@ -182,6 +216,15 @@ pub(super) fn inspect_stream(
         }
     } else {
         problems = c_problems;
+        settle(
+            &mut imports,
+            &EmbedUses {
+                embedded: &c_embedded,
+                misuse: &c_misuse,
+                cut: usize::MAX,
+            },
+        );
+        embedded = c_embedded;
     }
     let prefix = member.map(|m| format!("{m}: ")).unwrap_or_default();
     report.problems.extend(
@@ -202,5 +245,6 @@ pub(super) fn inspect_stream(
     }
     report.imports.extend(imports);
     report.strings.extend(strings);
+    inspect_embedded(data, member, &embedded, report);
     stopped_at
 }

@@ -211,7 +211,8 @@ fn opcode_families_resolve_imports() {
         (
             "FRAME, LONG1, BINFLOAT, bytes, sets",
             cat(&[
-                b"\x80\x04\x95\x20\x00\x00\x00\x00\x00\x00\x00",
+                // A frame of 36 bytes: it ends after the BYTEARRAY8 at an opcode boundary.
+                b"\x80\x04\x95\x24\x00\x00\x00\x00\x00\x00\x00",
                 b"\x8a\x02\x01\x02G\x3f\xf0\x00\x00\x00\x00\x00\x00C\x02ab\x8f(K\x01\x90\x88\x89",
                 b"(\x91\x96\x01\x00\x00\x00\x00\x00\x00\x00z",
                 &sbu("torch._utils"),

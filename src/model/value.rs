@@ -9,8 +9,14 @@ use super::*;
 
 #[derive(Clone, Debug)]
 pub(super) enum Val {
-    /// Anything the walker does not need to know: lists, floats, bytes, persistent ids.
+    /// Anything the walker does not need to know: lists, floats, persistent ids.
     Other,
+    /// A `bytes` operand (BINBYTES, SHORT_BINBYTES, BINBYTES8), still in the input: the
+    /// argument of `torch.storage._load_from_bytes` is a whole torch file to inspect.
+    Bytes {
+        start: usize,
+        len: usize,
+    },
     None,
     Int(i64),
     /// A string operand, still encoded in the input (decoded only when needed).
@@ -59,6 +65,8 @@ pub(super) struct GlobalRef {
     pub(super) import: usize,
     /// Classified Safe: a known constructor, so a call of it returns its own kind.
     pub(super) safe: bool,
+    /// `torch.storage._load_from_bytes`: every use of it is tracked (see `embed`).
+    pub(super) embeds: bool,
 }
 
 #[derive(Debug, Default)]

@@ -101,6 +101,13 @@ pub(super) struct Walk<'a, 'c, 'm> {
     pub(super) stopped_at: Option<usize>,
     /// Opcodes this walk may take (what is left of the file's budget).
     pub(super) max_ops: u64,
+    /// C and Strict walks: where the current frame ends, to see a read that crosses it.
+    pub(super) frame_end: Option<usize>,
+    /// `torch.storage._load_from_bytes` REDUCEd with a literal bytes argument.
+    pub(super) embedded: Vec<Embedded>,
+    pub(super) embedded_starts: HashSet<usize>,
+    /// `torch.storage._load_from_bytes` used any other way: import index -> first offset.
+    pub(super) embed_misuse: HashMap<usize, usize>,
 }
 
 impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
@@ -120,6 +127,10 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             calls: 0,
             stopped_at: None,
             max_ops: MAX_OPCODES,
+            frame_end: None,
+            embedded: Vec::new(),
+            embedded_starts: HashSet::new(),
+            embed_misuse: HashMap::new(),
         }
     }
 
@@ -204,11 +215,33 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
         let at = self.file_pos;
         match at.checked_add(n) {
             Some(end) if end <= self.data.len() => {
+                if let Some(fe) = self.frame_end.filter(|&fe| end > fe) {
+                    self.frame_end = None;
+                    if at < fe {
+                        self.crossing(at, fe);
+                    }
+                }
                 self.file_pos = end;
                 Ok(at)
             }
             _ => Err(self.truncated(at, n)),
         }
+    }
+
+    /// A read from `at` crosses the frame ending at `frame_end`. No pickler writes this, and
+    /// CPython reads it three ways: `pickle.loads` reads across; the C unpickler on a stream
+    /// without `peek` (`pickle.load(io.BytesIO)`, how `torch.load` reads `data.pkl`) drops the
+    /// frame's rest and reads the operand from after the frame; the Python one (joblib) stops.
+    /// The walk reads across and goes on, but the stream reading can run other opcodes, which
+    /// are not walked: the file cannot be fully inspected.
+    fn crossing(&mut self, at: usize, frame_end: usize) {
+        self.note(
+            at,
+            format!(
+                "an opcode argument crosses the end of its frame (at {frame_end}): pickle.load \
+                 from a stream reads different opcodes from here than pickle.loads"
+            ),
+        );
     }
 
     #[inline]
@@ -341,8 +374,29 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
         Ok(())
     }
 
+    /// Pop an operand: a value used by the opcode at `at`.
     #[inline]
     pub(super) fn pop(&mut self, at: usize) -> Result<Val, Halt> {
+        let v = self.pop_raw(at)?;
+        self.used(at, &v);
+        Ok(v)
+    }
+
+    /// `v` is consumed by something other than a REDUCE that calls it with a literal bytes
+    /// argument: if it is `_load_from_bytes`, that import stays Dangerous (a copy could reach a
+    /// call whose argument is not inspected).
+    #[inline]
+    pub(super) fn used(&mut self, at: usize, v: &Val) {
+        if let Val::Global(g) = v {
+            if g.embeds {
+                let first = self.embed_misuse.entry(g.import).or_insert(at);
+                *first = (*first).min(at);
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn pop_raw(&mut self, at: usize) -> Result<Val, Halt> {
         if self.ctx.stack.len() > self.floor() {
             Ok(self.ctx.stack.pop().unwrap_or(Val::Other))
         } else {
@@ -364,7 +418,13 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
     /// Pop back to the last MARK, returning what was above it.
     pub(super) fn pop_mark(&mut self, at: usize) -> Result<Vec<Val>, Halt> {
         match self.ctx.marks.pop() {
-            Some(m) => Ok(self.ctx.stack.split_off(m.min(self.ctx.stack.len()))),
+            Some(m) => {
+                let items = self.ctx.stack.split_off(m.min(self.ctx.stack.len()));
+                for v in &items {
+                    self.used(at, v);
+                }
+                Ok(items)
+            }
             None => {
                 self.soft(at, "no MARK to pop to")?;
                 Ok(Vec::new())
@@ -375,7 +435,11 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
     /// Pop back to the last MARK, discarding what was above it.
     pub(super) fn drop_to_mark(&mut self, at: usize) -> Result<(), Halt> {
         match self.ctx.marks.pop() {
-            Some(m) => self.ctx.stack.truncate(m),
+            Some(m) => {
+                for v in self.ctx.stack.split_off(m.min(self.ctx.stack.len())) {
+                    self.used(at, &v);
+                }
+            }
             None => self.soft(at, "no MARK to pop to")?,
         }
         Ok(())
@@ -423,6 +487,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             self.wrapper_seen = true;
         }
         Ok(Val::Global(Rc::new(GlobalRef {
+            embeds: path == LOAD_FROM_BYTES,
             path,
             import,
             safe: verdict == Verdict::Safe,
@@ -638,15 +703,22 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
                 let n = u32::from_le_bytes(self.read_n()?);
                 let (start, len) = self.take_len(n.into())?;
                 self.keep_bytes(start, len);
-                self.push(at, Val::Other)?;
+                self.push(at, Val::Bytes { start, len })?;
             }
             op::SHORT_BINBYTES => {
                 let [n] = self.read_n()?;
                 let (start, len) = self.take_len(n.into())?;
                 self.keep_bytes(start, len);
-                self.push(at, Val::Other)?;
+                self.push(at, Val::Bytes { start, len })?;
             }
-            op::BINBYTES8 | op::BYTEARRAY8 => {
+            op::BINBYTES8 => {
+                let n = u64::from_le_bytes(self.read_n()?);
+                let (start, len) = self.take_len(n)?;
+                self.keep_bytes(start, len);
+                self.push(at, Val::Bytes { start, len })?;
+            }
+            // A bytearray is not what torch passes to `_load_from_bytes`: not a literal here.
+            op::BYTEARRAY8 => {
                 let n = u64::from_le_bytes(self.read_n()?);
                 let (start, len) = self.take_len(n)?;
                 self.keep_bytes(start, len);
@@ -669,7 +741,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
                 let mut items = Vec::new();
                 for _ in 0..n {
                     let v = self.pop(at)?;
-                    if self.rich() {
+                    if self.rich() || (n == 1 && matches!(v, Val::Bytes { .. })) {
                         items.push(v);
                     }
                 }
@@ -677,7 +749,11 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
                     items.reverse();
                     tuple_of(items)
                 } else {
-                    Val::Other
+                    // `(b"...",)`, the argument tuple of `_load_from_bytes`, is kept.
+                    match (n, items.pop()) {
+                        (1, Some(b @ Val::Bytes { .. })) => tuple_of(vec![b]),
+                        _ => Val::Other,
+                    }
                 };
                 self.push(at, v)?;
             }
@@ -723,6 +799,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
                 let v = self.pop(at)?;
                 let k = self.pop(at)?;
                 let d = self.top(at)?;
+                self.used(at, &d);
                 let items = vec![k, v];
                 self.keep_pairs(&items);
                 self.set_items(&d, items);
@@ -731,6 +808,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
                 let items = self.pop_mark(at)?;
                 self.keep_pairs(&items);
                 let d = self.top(at)?;
+                self.used(at, &d);
                 if self.rich() {
                     self.set_items(&d, items);
                 }
@@ -798,6 +876,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             }
             op::INST => {
                 let g = self.inline_global(at)?;
+                self.used(at, &g);
                 let items = self.pop_mark(at)?;
                 let r = self.call(g, &tuple_of(items), CallKind::Call);
                 self.push(at, r)?;
@@ -816,7 +895,28 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             }
             op::REDUCE => {
                 let args = self.pop(at)?;
-                let f = self.pop(at)?;
+                let f = self.pop_raw(at)?;
+                match (&f, literal_bytes_arg(&args)) {
+                    (Val::Global(g), Some((start, len))) if g.embeds => {
+                        if self.embedded_starts.insert(start) {
+                            if self.embedded.len() >= MAX_EMBEDDED {
+                                return Err(Halt::Problem(
+                                    at,
+                                    format!(
+                                        "more than {MAX_EMBEDDED} embedded torch files (limit)"
+                                    ),
+                                ));
+                            }
+                            self.embedded.push(Embedded {
+                                import: g.import,
+                                at,
+                                start,
+                                len,
+                            });
+                        }
+                    }
+                    _ => self.used(at, &f),
+                }
                 let r = self.call(f, &args, CallKind::Call);
                 self.push(at, r)?;
             }
@@ -881,6 +981,19 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             // The C unpickler refuses this frame, the Python one runs what it holds: go on.
             self.soft(at, format!("FRAME of {n} bytes, only {left} left"))?;
         }
+        if self.mode != Mode::Joblib {
+            if self.frame_end.is_some_and(|fe| self.file_pos < fe) {
+                // The C unpickler re-reads from the stream when the new frame is not in its
+                // buffer (see `crossing`); the Python one refuses it.
+                self.note(
+                    at,
+                    "FRAME before the end of the current frame: pickle.load from a stream \
+                     reads different opcodes from here than pickle.loads"
+                        .into(),
+                );
+            }
+            self.frame_end = Some(self.file_pos.saturating_add(len.min(left)));
+        }
         if self.mode == Mode::Joblib {
             if self.ctx.frame.as_ref().is_some_and(|f| f.cur < f.end) {
                 return Err(Halt::Problem(
@@ -923,6 +1036,7 @@ impl<'a, 'c, 'm> Walk<'a, 'c, 'm> {
             Val::Global(g) => {
                 // No legitimate pickle sets state on a class or function: this overwrites
                 // attributes of imported code (monkeypatching through BUILD).
+                self.used(at, &Val::Global(g.clone()));
                 self.col.escalate(&g, at);
                 self.soft(
                     at,

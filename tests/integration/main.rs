@@ -6,6 +6,7 @@ mod adopt;
 mod allowfix;
 mod bypass;
 mod encoded;
+mod fix;
 mod gitcli;
 mod guarantees;
 mod harness;

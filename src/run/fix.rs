@@ -199,8 +199,12 @@ fn fix_notebook(
 /// it is not one regular file (conflicted, a symlink, a gitlink, absent).
 fn index_entry(path: &[u8]) -> Result<Option<(String, String)>> {
     let spec = format!(":(top,literal){}", String::from_utf8_lossy(path));
-    let out = run_git(None, &["ls-files", "--stage", "-z", "--", &spec])
-        .context("cannot list the index")?;
+    // --full-name: from a subdirectory git would print the path relative to it.
+    let out = run_git(
+        None,
+        &["ls-files", "--stage", "-z", "--full-name", "--", &spec],
+    )
+    .context("cannot list the index")?;
     let records: Vec<&[u8]> = out.split(|&b| b == 0).filter(|r| !r.is_empty()).collect();
     let [record] = records[..] else {
         return Ok(None);

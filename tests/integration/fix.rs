@@ -256,13 +256,15 @@ fn a_secret_split_over_two_stream_outputs_clears_both() {
     .unwrap()
         + "\n";
     let r = TestRepo::new();
-    r.stage("split.ipynb", &nb);
-    r.leakgate(&["fix"])
+    r.stage("nb/split.ipynb", &nb);
+    // From a subdirectory, with a path relative to it, as a person in a notebook folder types it.
+    r.leakgate_in(&r.dir.join("nb"), &["fix", "split.ipynb"])
         .code(0)
         .stderr_has("cleared 2 outputs in the index and the working tree: cell 1 output 2")
         .stderr_has("cell 1 output 3")
         .output_lacks(HF_A);
-    let index = staged(&r, "split.ipynb");
+    let index = staged(&r, "nb/split.ipynb");
+    assert_eq!(worktree(&r, "nb/split.ipynb"), index);
     assert_valid_nbformat(&r, &index, "the staged notebook");
     // The two outputs kept on either side of the cleared ones keep their separator.
     assert_only_deleted_lines(&nb, &index);

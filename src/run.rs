@@ -465,9 +465,18 @@ fn commit_outcomes(
     commits: &[ObjectId],
 ) -> Result<Vec<Outcome>> {
     let progress = commits.len() >= 20 && std::io::stderr().is_terminal();
+    // Redrawn a few times a second, not once per commit: a history of 100 000 commits would
+    // otherwise cost as many terminal writes. The last commit is always drawn.
+    const REDRAW: std::time::Duration = std::time::Duration::from_millis(100);
+    let mut drawn: Option<std::time::Instant> = None;
     let mut outcomes = Vec::new();
     for (i, id) in commits.iter().enumerate() {
-        if progress {
+        let due = match drawn {
+            Some(t) => t.elapsed() >= REDRAW || i + 1 == commits.len(),
+            None => true,
+        };
+        if progress && due {
+            drawn = Some(std::time::Instant::now());
             let done = (i + 1) * 30 / commits.len();
             eprint!(
                 "\rleakgate: [{}{}] {}/{} commits",

@@ -333,3 +333,35 @@ fn an_allowed_output_is_not_cleared() {
         .stderr_has("no notebook output carries a finding");
     assert_eq!(staged(&r, "t.ipynb"), nb);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Onboarding a whole history (issue 17): a progress bar on a terminal, none in a log.
+
+/// `ARGS` under a pseudo-terminal (util-linux `script`), so stderr is a terminal: what it drew.
+fn on_a_terminal(r: &TestRepo, args: &str) -> String {
+    let cmd = format!("{BIN} {args}");
+    let mut c = r.command("script", &r.dir);
+    c.args(["-qec", &cmd, "/dev/null"]);
+    let out = c
+        .output()
+        .expect("util-linux `script` provides the pseudo-terminal");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn whole_history_commands_show_progress_on_a_terminal_only() {
+    let r = TestRepo::new();
+    for i in 0..24 {
+        r.stage("f.txt", format!("{i}\n"));
+        r.commit(&format!("c{i}"));
+    }
+    for args in ["check-range --all", "baseline create --history"] {
+        let plain = r.leakgate(&args.split(' ').collect::<Vec<_>>());
+        plain.code(0);
+        assert!(!plain.stderr.contains("/24 commits"), "{}", plain.dump());
+        let shown = on_a_terminal(&r, args);
+        // Every commit, the root included; the last count is always drawn.
+        assert!(shown.contains("24/24 commits"), "{args}: {shown}");
+        assert!(shown.contains("leakgate: ["), "{args}: {shown}");
+    }
+}

@@ -334,6 +334,68 @@ fn an_allowed_output_is_not_cleared() {
     assert_eq!(staged(&r, "t.ipynb"), nb);
 }
 
+/// A working-tree copy saved with other line endings (an editor on Windows) holds the same
+/// outputs: equal as JSON, so they are cleared there too, and its line endings stay.
+#[test]
+fn working_tree_copy_with_crlf_line_endings_is_fixed_too() {
+    let nb = notebook("timed_login.ipynb");
+    let r = TestRepo::new();
+    r.stage("t.ipynb", &nb);
+    let crlf = nb.replace('\n', "\r\n");
+    r.write("t.ipynb", &crlf);
+    r.leakgate(&["fix"])
+        .code(0)
+        .stderr_has("t.ipynb: cleared 1 output in the index and the working tree");
+    let wt = worktree(&r, "t.ipynb");
+    assert_valid_nbformat(&r, &wt, "the working-tree notebook");
+    assert!(outputs(&wt, 2).is_empty());
+    assert_eq!(
+        wt.matches("\r\n").count(),
+        wt.matches('\n').count(),
+        "CRLF kept"
+    );
+    assert!(outputs(&staged(&r, "t.ipynb"), 2).is_empty());
+}
+
+/// git cannot write the index (another git holds its lock): exit 2 with one line naming the
+/// notebook and git's reason, and neither the index nor the working tree changed.
+#[test]
+fn a_locked_index_fails_closed_and_changes_nothing() {
+    let nb = notebook("timed_login.ipynb");
+    let r = TestRepo::new();
+    r.stage("t.ipynb", &nb);
+    let before = r.git(&["ls-files", "-s"]).stdout;
+    let lock = r.dir.join(".git/index.lock");
+    std::fs::write(&lock, "").unwrap();
+    let run = r.leakgate(&["fix"]);
+    assert_fails_closed(&run, &["cannot stage the fixed t.ipynb", "index.lock"]);
+    run.output_lacks("hf_");
+    std::fs::remove_file(&lock).unwrap();
+    assert_eq!(r.git(&["ls-files", "-s"]).stdout, before);
+    assert_eq!(worktree(&r, "t.ipynb"), nb);
+}
+
+/// A notebook fix cannot edit as bytes (UTF-16, which the scanner transcodes to find the
+/// token) is left as it is and still blocks: exit 1, with the reason.
+#[test]
+fn a_notebook_that_cannot_be_edited_is_left_alone_and_still_blocks() {
+    let nb = notebook("timed_login.ipynb");
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in nb.encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    let r = TestRepo::new();
+    r.stage("w.ipynb", &utf16);
+    let before = r.git(&["ls-files", "-s"]).stdout;
+    r.leakgate(&["fix"])
+        .code(1)
+        .stderr_has("w.ipynb: the staged notebook cannot be edited")
+        .stderr_has("(cell 2, output 1, line 1)")
+        .output_lacks("hf_aK7Imi3owZw");
+    assert_eq!(r.git(&["ls-files", "-s"]).stdout, before);
+    assert_eq!(std::fs::read(r.dir.join("w.ipynb")).unwrap(), utf16);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Onboarding a whole history (issue 17): a progress bar on a terminal, none in a log.
 

@@ -68,15 +68,16 @@ pub(super) fn fix(g: &Global, paths: &[PathBuf]) -> Result<Status> {
     drop(report);
     drop(repo);
 
-    let mut lines = Vec::new();
     if targets.is_empty() {
-        lines.push("no notebook output carries a finding of the staged changes".to_string());
+        say("no notebook output carries a finding of the staged changes");
     }
     for (path, outputs) in &targets {
+        // Said as each notebook is done: if a later one fails, what was changed is known.
+        let mut lines = Vec::new();
         fix_notebook(&workdir, path, outputs, &mut lines)?;
-    }
-    for line in &lines {
-        eprintln!("leakgate fix: {line}");
+        for line in &lines {
+            say(line);
+        }
     }
 
     // What blocks now, exactly as the hook will see it (a fresh handle: the index changed).
@@ -84,14 +85,21 @@ pub(super) fn fix(g: &Global, paths: &[PathBuf]) -> Result<Status> {
     let (scope, outcomes, committed) = staged_outcomes(&repo, &setup, paths)?;
     let status = finish_with(g, &setup, scope, Subject::Commit, outcomes, committed)?;
     if status == Status::Findings {
-        eprintln!(
-            "leakgate fix: what is listed above remains: fix clears notebook outputs only, never \
-             cell sources or other files"
+        say(
+            "what is listed above remains: fix clears notebook outputs only, never cell sources \
+             or other files",
         );
     } else if !targets.is_empty() {
-        eprintln!("leakgate fix: nothing blocks any more; run `git commit` again");
+        say("nothing blocks any more; run `git commit` again");
     }
     Ok(status)
+}
+
+/// One line to the person, on stderr. A stderr that cannot be written must not turn a done
+/// fix into a panic (`eprintln!` would): the exit status still tells.
+fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "leakgate fix: {line}");
 }
 
 /// Clear `outputs` of one notebook in the index and, where it holds the same outputs, in the

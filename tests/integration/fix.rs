@@ -334,6 +334,30 @@ fn an_allowed_output_is_not_cleared() {
     assert_eq!(staged(&r, "t.ipynb"), nb);
 }
 
+/// nbformat 3 (cells under `worksheets`, `pyout` outputs) is fixed in its own format: the
+/// cell numbers of the report name the same outputs, and the result validates as nbformat 3.
+#[test]
+fn nbformat3_notebook_is_fixed_in_its_own_format() {
+    let nb = notebook("nbformat3.ipynb");
+    let r = TestRepo::new();
+    r.stage("legacy.ipynb", &nb);
+    r.leakgate(&["fix"])
+        .code(0)
+        .stderr_has("cleared 1 output in the index and the working tree: cell 3 output 1");
+    let index = staged(&r, "legacy.ipynb");
+    assert_valid_nbformat(&r, &index, "the staged nbformat 3 notebook");
+    assert_only_deleted_lines(&nb, &index);
+    let v: Value = serde_json::from_str(&index).unwrap();
+    let cells = &v["worksheets"][0]["cells"];
+    assert_eq!(
+        cells[1]["outputs"].as_array().unwrap().len(),
+        1,
+        "cell 2 keeps its output"
+    );
+    assert_eq!(cells[2]["outputs"], serde_json::json!([]));
+    assert_eq!(cells[2]["prompt_number"], 2, "the prompt number stays");
+}
+
 /// A working-tree copy saved with other line endings (an editor on Windows) holds the same
 /// outputs: equal as JSON, so they are cleared there too, and its line endings stay.
 #[test]

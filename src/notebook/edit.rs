@@ -307,6 +307,61 @@ mod tests {
         assert_eq!(outputs_of(&text, 0), outputs_of(NB, 0));
     }
 
+    /// Every fixture notebook (real Jupyter output), with random sets of outputs removed: the
+    /// result is the same JSON value with exactly those outputs gone, and its numbering agrees
+    /// with the scanner's units (every output unit's cell/output names a span).
+    #[test]
+    fn seeded_removals_from_the_fixture_notebooks() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/notebooks");
+        let mut rng = crate::test_rng::Rng(0x5eed_f1c5);
+        for name in [
+            "login_output.ipynb",
+            "login_output_newcell.ipynb",
+            "login_output_reexecuted.ipynb",
+            "split_and_escaped.ipynb",
+            "clean.ipynb",
+            "nbformat3.ipynb",
+            "timed_login.ipynb",
+        ] {
+            let raw = std::fs::read(dir.join(name)).unwrap();
+            let spans = output_spans(&raw).unwrap();
+            let ids: Vec<(u32, u32)> = spans.iter().map(|s| (s.cell, s.output)).collect();
+            for unit in crate::notebook::units(&raw).unwrap() {
+                if let (Some(cell), Some(output)) = (unit.cell, unit.output) {
+                    assert!(ids.contains(&(cell, output)), "{name}: {cell}/{output}");
+                }
+            }
+            let original: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+            for round in 0..40 {
+                let chosen: Vec<(u32, u32)> = match round {
+                    0 => ids.clone(),
+                    r if r <= ids.len() => vec![ids[r - 1]],
+                    _ => ids.iter().copied().filter(|_| rng.below(3) == 0).collect(),
+                };
+                let (out, n) =
+                    remove_outputs(&raw, |s| chosen.contains(&(s.cell, s.output))).unwrap();
+                assert_eq!(n, chosen.len());
+                let got: serde_json::Value = serde_json::from_slice(&out)
+                    .unwrap_or_else(|e| panic!("{name} {chosen:?}: not JSON: {e}"));
+                let mut want = original.clone();
+                let cells: Vec<&mut serde_json::Value> = match want.get_mut("worksheets") {
+                    Some(w) => w[0]["cells"].as_array_mut().unwrap().iter_mut().collect(),
+                    None => want["cells"].as_array_mut().unwrap().iter_mut().collect(),
+                };
+                for (i, cell) in cells.into_iter().enumerate() {
+                    if let Some(outputs) = cell.get_mut("outputs").and_then(|o| o.as_array_mut()) {
+                        let mut k = 0u32;
+                        outputs.retain(|_| {
+                            k += 1;
+                            !chosen.contains(&(i as u32 + 1, k))
+                        });
+                    }
+                }
+                assert_eq!(got, want, "{name} {chosen:?}");
+            }
+        }
+    }
+
     #[test]
     fn nothing_chosen_is_the_same_bytes() {
         let (out, n) = remove_outputs(NB.as_bytes(), |_| false).unwrap();

@@ -363,6 +363,22 @@ mod tests {
     }
 
     #[test]
+    fn many_kept_outputs_keep_their_order_and_separators() {
+        let nb = "{\"cells\": [{\"outputs\": [{\"n\": 1},\n {\"n\": 2},\n  {\"n\": 3}, {\"n\": 4} ,{\"n\": 5},\t{\"n\": 6}]}]}";
+        let (out, n) = remove_outputs(nb.as_bytes(), |s| [2, 5].contains(&s.output)).unwrap();
+        assert_eq!(n, 2);
+        // Each kept output keeps the separator that preceded it.
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"cells\": [{\"outputs\": [{\"n\": 1},\n  {\"n\": 3}, {\"n\": 4},\t{\"n\": 6}]}]}"
+        );
+        let (out, _) = remove_outputs(nb.as_bytes(), |s| s.output == 1).unwrap();
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .starts_with("{\"cells\": [{\"outputs\": [{\"n\": 2},\n  {\"n\": 3}, {\"n\": 4} ,{"));
+    }
+
+    #[test]
     fn nothing_chosen_is_the_same_bytes() {
         let (out, n) = remove_outputs(NB.as_bytes(), |_| false).unwrap();
         assert_eq!((out.as_slice(), n), (NB.as_bytes(), 0));

@@ -86,8 +86,8 @@ pub(super) fn fix(g: &Global, paths: &[PathBuf]) -> Result<Status> {
     let status = finish_with(g, &setup, scope, Subject::Commit, outcomes, committed)?;
     if status == Status::Findings {
         say(
-            "what is listed above remains: fix clears notebook outputs only, never cell sources \
-             or other files",
+            "what is listed above remains: fix clears notebook outputs only; cell sources and \
+             other files are yours to edit",
         );
     } else if !targets.is_empty() {
         say("nothing blocks any more; run `git commit` again");

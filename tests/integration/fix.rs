@@ -346,6 +346,7 @@ fn nbformat3_notebook_is_fixed_in_its_own_format() {
         .stderr_has("cleared 1 output in the index and the working tree: cell 3 output 1");
     let index = staged(&r, "legacy.ipynb");
     assert_valid_nbformat(&r, &index, "the staged nbformat 3 notebook");
+    assert_eq!(worktree(&r, "legacy.ipynb"), index);
     assert_only_deleted_lines(&nb, &index);
     let v: Value = serde_json::from_str(&index).unwrap();
     let cells = &v["worksheets"][0]["cells"];
@@ -378,7 +379,10 @@ fn working_tree_copy_with_crlf_line_endings_is_fixed_too() {
         wt.matches('\n').count(),
         "CRLF kept"
     );
-    assert!(outputs(&staged(&r, "t.ipynb"), 2).is_empty());
+    let index = staged(&r, "t.ipynb");
+    assert_valid_nbformat(&r, &index, "the staged notebook");
+    assert!(outputs(&index, 2).is_empty());
+    assert_only_deleted_lines(&nb, &index);
 }
 
 /// git cannot write the index (another git holds its lock): exit 2 with one line naming the

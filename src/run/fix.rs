@@ -71,10 +71,11 @@ pub(super) fn fix(g: &Global, paths: &[PathBuf]) -> Result<Status> {
     if targets.is_empty() {
         say("no notebook output carries a finding of the staged changes");
     }
+    let mut reload = false;
     for (path, outputs) in &targets {
         // Said as each notebook is done: if a later one fails, what was changed is known.
         let mut lines = Vec::new();
-        fix_notebook(&workdir, path, outputs, &mut lines)?;
+        reload |= fix_notebook(&workdir, path, outputs, &mut lines)?;
         for line in &lines {
             say(line);
         }
@@ -92,6 +93,10 @@ pub(super) fn fix(g: &Global, paths: &[PathBuf]) -> Result<Status> {
     } else if !targets.is_empty() {
         say("nothing blocks any more; run `git commit` again");
     }
+    if reload {
+        // Jupyter keeps the notebook in memory: its next save would write the outputs back.
+        say("a notebook open in Jupyter must be reloaded (File > Reload) before it is saved again");
+    }
     Ok(status)
 }
 
@@ -103,21 +108,21 @@ fn say(line: &str) {
 }
 
 /// Clear `outputs` of one notebook in the index and, where it holds the same outputs, in the
-/// working tree. What could not be done is said in `lines`, not raised: the re-scan that
-/// follows reports whatever still blocks.
+/// working tree; true when the working-tree file was rewritten. What could not be done is said
+/// in `lines`, not raised: the re-scan that follows reports whatever still blocks.
 fn fix_notebook(
     workdir: &Path,
     path: &[u8],
     outputs: &Outputs,
     lines: &mut Vec<String>,
-) -> Result<()> {
+) -> Result<bool> {
     let shown = sanitize_bytes(path);
     let Some((mode, id)) = index_entry(path)? else {
         lines.push(format!(
             "{shown}: not a single regular file in the index (a conflict, a symlink, a \
              submodule's file?); left as it is"
         ));
-        return Ok(());
+        return Ok(false);
     };
     let staged = run_git(None, &["cat-file", "blob", &id])
         .with_context(|| format!("cannot read the staged {shown} ({id})"))?;
@@ -127,7 +132,7 @@ fn fix_notebook(
             lines.push(format!(
                 "{shown}: the staged notebook cannot be edited ({e:#}); left as it is"
             ));
-            return Ok(());
+            return Ok(false);
         }
     };
     let chosen: Vec<&OutputSpan> = spans
@@ -141,7 +146,7 @@ fn fix_notebook(
             "{shown}: the staged bytes do not hold the outputs the findings name (an LFS \
              object, a UTF-16 file?); left as it is"
         ));
-        return Ok(());
+        return Ok(false);
     }
     let removed: Vec<serde_json::Value> = chosen
         .iter()
@@ -185,6 +190,10 @@ fn fix_notebook(
         outputs.len(),
         named.join(", ")
     ));
+    let worktree_changed = matches!(
+        worktree,
+        Worktree::Same | Worktree::All | Worktree::Some { .. }
+    );
     match worktree {
         Worktree::Same | Worktree::All => {}
         Worktree::Some { missing } => lines.push(format!(
@@ -200,7 +209,7 @@ fn fix_notebook(
             "{shown}: the working-tree copy was left as it is: {why}"
         )),
     }
-    Ok(())
+    Ok(worktree_changed)
 }
 
 /// The stage-0 entry of `path` in the index git commits from: (mode, object id), or None when

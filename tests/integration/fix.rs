@@ -107,7 +107,8 @@ fn fix_clears_only_the_outputs_that_carry_findings_then_the_commit_goes_through(
         .stderr_has("cell 5 output 1 [openai-api-key]")
         .stderr_has("cell 7 output 2 [huggingface-token]")
         .stderr_has("nb.ipynb:32 (cell 2, source, line 4)")
-        .stderr_has("fix clears notebook outputs only");
+        .stderr_has("fix clears notebook outputs only")
+        .stderr_has("must be reloaded (File > Reload)");
     assert_eq!(
         run.stderr.matches("error: nb.ipynb").count(),
         1,
@@ -418,6 +419,7 @@ fn a_notebook_that_cannot_be_edited_is_left_alone_and_still_blocks() {
     r.leakgate(&["fix"])
         .code(1)
         .stderr_has("w.ipynb: the staged notebook cannot be edited")
+        .output_lacks("File > Reload")
         .stderr_has("(cell 2, output 1, line 1)")
         .output_lacks("hf_aK7Imi3owZw");
     assert_eq!(r.git(&["ls-files", "-s"]).stdout, before);

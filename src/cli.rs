@@ -148,6 +148,17 @@ pub enum Command {
         /// Look for the finding in these paths' staged content, as `check-staged PATH…` does.
         paths: Vec<PathBuf>,
     },
+    /// Clear the notebook outputs that carry findings, in the index and the working tree.
+    ///
+    /// Only the outputs named by a finding of the staged changes are removed (other outputs
+    /// and every other byte of the notebook are kept); the working-tree copy loses the same
+    /// outputs where it still has them, and keeps unstaged edits. Findings in cell sources
+    /// and other files are listed, not changed. Exit 0 when nothing blocks any more, 1 when
+    /// something remains.
+    Fix {
+        /// Fix only these paths (as `check-staged PATH…` scans them).
+        paths: Vec<PathBuf>,
+    },
     /// Install leakgate as a git hook in the current repository.
     Install {
         /// Which hook to install.

@@ -788,7 +788,7 @@ impl BlobHasher {
 /// `workdir/path` when every component of the index path is an ordinary name (git refuses
 /// `.`, `..` and `.git` components too; the check keeps a damaged index from reaching out).
 #[cfg(unix)]
-fn worktree_path(workdir: &Path, path: &[u8]) -> Option<PathBuf> {
+pub fn worktree_path(workdir: &Path, path: &[u8]) -> Option<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
     let ordinary =
         |c: &[u8]| !c.is_empty() && c != b"." && c != b".." && !c.eq_ignore_ascii_case(b".git");
@@ -798,7 +798,7 @@ fn worktree_path(workdir: &Path, path: &[u8]) -> Option<PathBuf> {
 }
 
 #[cfg(not(unix))]
-fn worktree_path(_workdir: &Path, _path: &[u8]) -> Option<PathBuf> {
+pub fn worktree_path(_workdir: &Path, _path: &[u8]) -> Option<PathBuf> {
     None // Index paths are bytes; mapping them to Windows names is left to libgit2.
 }
 

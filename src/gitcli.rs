@@ -490,7 +490,7 @@ impl GitCli {
 }
 
 /// `git <args>` in the current directory; its stdout, or an error with git's first stderr line.
-fn run_git(stdin: Option<&[u8]>, args: &[&str]) -> Result<Vec<u8>> {
+pub fn run_git(stdin: Option<&[u8]>, args: &[&str]) -> Result<Vec<u8>> {
     let shown = format!("git {}", args.join(" "));
     let mut cmd = Command::new("git");
     cmd.args(args)

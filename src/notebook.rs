@@ -896,5 +896,8 @@ impl Builder {
     }
 }
 
+// After the `json_object!` macro: the editor reads cells with the same strictness.
+pub mod edit;
+
 #[cfg(test)]
 mod tests;

@@ -55,6 +55,9 @@ pub struct Location {
     pub column: u32,
     pub cell: Option<u32>,
     pub output: Option<u32>,
+    /// The last output a secret reaches when it runs on over joined stream outputs (a token
+    /// printed in two flushes); None when it ends in `output`. `leakgate fix` clears them all.
+    pub output_end: Option<u32>,
     pub cell_line: Option<u32>,
     pub part: Option<Part>,
     pub commit: Option<String>,
@@ -435,7 +438,16 @@ pub fn render_human(report: &Report, catalog: &Catalog, style: &Style) -> String
                 let _ = writeln!(out, "    {}", sanitize(line.trim()));
             }
         }
-        if any_notebook {
+        // `leakgate fix` edits the index: it fits a blocked commit, not commits already made.
+        let fixable = report.subject == Subject::Commit
+            && report.findings.iter().any(|f| {
+                f.severity == Severity::Error
+                    && f.location.output.is_some()
+                    && f.location.commit.is_none()
+            });
+        if fixable {
+            let _ = writeln!(out, "  [notebooks]\n    Clear the outputs named above: `leakgate fix` removes exactly those, in the index and the\n    working tree, and keeps every other output. Or re-run the cell without printing the secret,\n    or clear all outputs (`jupyter nbconvert --clear-output --inplace NOTEBOOK.ipynb`);\n    `nbstripout --install` makes a git filter so outputs never reach the index.");
+        } else if any_notebook {
             let _ = writeln!(out, "  [notebooks]\n    Clear the outputs named above: re-run the cell without printing the secret, or clear them\n    (`jupyter nbconvert --clear-output --inplace NOTEBOOK.ipynb`); `nbstripout --install` makes\n    a git filter so outputs never reach the index.");
         }
         if only_models {

@@ -17,6 +17,8 @@ use crate::report::{self, Report, Style, Subject};
 use crate::rules::Catalog;
 use crate::source::{Outcome, Scanner, Settings};
 
+mod fix;
+
 /// What a successful run found; errors travel as `Err` and become exit status 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -54,6 +56,7 @@ pub fn run(cli: Cli) -> Result<Status> {
             reason,
             paths,
         } => allow(g, fingerprint, reason, paths),
+        Command::Fix { paths } => fix::fix(g, paths),
         Command::Install { hook, force } => crate::install::install(*hook, *force),
         Command::Uninstall { hook } => crate::install::uninstall(*hook),
         Command::Completions { shell } => {
@@ -174,6 +177,25 @@ fn finish_with(
     outcomes: Vec<Outcome>,
     committed: Vec<Vec<u8>>,
 ) -> Result<Status> {
+    let report = build_report(g, setup, scope, subject, outcomes, committed);
+    emit(g, &report, &setup.catalog)?;
+    Ok(if report.blocking() > 0 {
+        Status::Findings
+    } else {
+        Status::Clean
+    })
+}
+
+/// The report of what blocks: outcomes folded, fingerprints sealed, every suppression applied
+/// (gitleaks allowlists and ignore file, the baseline), sorted. Nothing is printed.
+fn build_report(
+    g: &Global,
+    setup: &Setup,
+    scope: String,
+    subject: Subject,
+    outcomes: Vec<Outcome>,
+    committed: Vec<Vec<u8>>,
+) -> Report {
     let mut report = Report {
         scope,
         subject,
@@ -202,12 +224,7 @@ fn finish_with(
     }
     report.sort();
     report.max_listed = Some(setup.max_findings(g));
-    emit(g, &report, &setup.catalog)?;
-    Ok(if report.blocking() > 0 {
-        Status::Findings
-    } else {
-        Status::Clean
-    })
+    report
 }
 
 fn collect(report: &mut Report, outcomes: Vec<Outcome>) {
@@ -448,9 +465,18 @@ fn commit_outcomes(
     commits: &[ObjectId],
 ) -> Result<Vec<Outcome>> {
     let progress = commits.len() >= 20 && std::io::stderr().is_terminal();
+    // Redrawn a few times a second, not once per commit: a history of 100 000 commits would
+    // otherwise cost as many terminal writes. The last commit is always drawn.
+    const REDRAW: std::time::Duration = std::time::Duration::from_millis(100);
+    let mut drawn: Option<std::time::Instant> = None;
     let mut outcomes = Vec::new();
     for (i, id) in commits.iter().enumerate() {
-        if progress {
+        let due = match drawn {
+            Some(t) => t.elapsed() >= REDRAW || i + 1 == commits.len(),
+            None => true,
+        };
+        if progress && due {
+            drawn = Some(std::time::Instant::now());
             let done = (i + 1) * 30 / commits.len();
             eprint!(
                 "\rleakgate: [{}{}] {}/{} commits",

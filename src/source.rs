@@ -510,12 +510,15 @@ impl<'c> Scanner<'c> {
             for m in matches {
                 let (cell_line, raw_line) = unit.locate(m.start);
                 let (_, column) = locator.locate(m.start);
+                let output = unit.output_at(m.start);
+                let last = unit.output_at(m.end.saturating_sub(1).max(m.start));
                 let loc = Location {
                     path: ctx.path.to_vec(),
                     line: raw_line,
                     column,
                     cell: unit.cell,
-                    output: unit.output_at(m.start),
+                    output,
+                    output_end: last.filter(|_| last != output),
                     cell_line: Some(cell_line),
                     part: Some(match unit.part {
                         notebook::Part::Source => Part::Source,

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 venv=target/test-venv
 # Reinstalled whenever tests/requirements.txt changes (a copy of the installed list is kept).
 if ! cmp -s tests/requirements.txt "$venv/requirements.installed"; then
+  # pip runs quietly: say what the wait is for, once, before it.
+  echo "tests/run.sh: installing the test tools (tests/requirements.txt) into $venv ..." >&2
   mkdir -p target
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt

@@ -7,6 +7,7 @@ mod allowfix;
 mod bypass;
 mod embedded_models;
 mod encoded;
+mod fix;
 mod gitcli;
 mod guarantees;
 mod harness;

@@ -16,6 +16,7 @@ mod large_models;
 mod living;
 mod models;
 mod notebooks;
+mod rules_catalog;
 mod settings;
 mod staged;
 mod workflows;

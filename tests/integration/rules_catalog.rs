@@ -1,0 +1,104 @@
+//! Issue 14's credential forms through the whole hook: forms without a provider prefix (short
+//! unquoted passwords in .env and docker-compose files, JSON-escaped URLs in any .json file) and
+//! formats that need more than a prefix (a Twitter bearer token's runs of `A`, a W&B key whose
+//! context sits on the lines above it). Every secret here is synthetic.
+
+use crate::harness::*;
+
+/// (rule, line) of each finding, in report order.
+fn rule_lines(v: &serde_json::Value) -> Vec<(String, u64)> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// An unquoted password of 9 to 11 characters is a literal in a .env file and in a compose
+/// `environment:` list or map; the references and file pointers around it are not secrets.
+#[test]
+fn short_unquoted_passwords_in_env_and_compose_files_block_the_commit() {
+    let r = TestRepo::new();
+    r.stage(
+        ".env",
+        "APP_ENV=production\nDB_PASSWORD=Lbaq3MJlc\nDB_PASSWORD_FILE=/run/secrets/db\n",
+    );
+    r.stage(
+        "docker-compose.yml",
+        "services:\n  db:\n    image: postgres:16\n    environment:\n      - POSTGRES_USER=app\n      - POSTGRES_PASSWORD=NjIlu6T49s\n      - PGDATA=/var/lib/postgresql/data\n  cache:\n    image: redis:7\n    environment:\n      REDIS_PASSWORD: a8psc2XIfMV\n      REDIS_TOKEN: ${REDIS_TOKEN}\n",
+    );
+    let v = r.check_json(1);
+    assert_eq!(
+        rule_lines(&v),
+        vec![
+            ("env-variable-secret".into(), 2),
+            ("env-variable-secret".into(), 6),
+            ("env-variable-secret".into(), 11),
+        ],
+        "{v:#}"
+    );
+    r.leakgate(&["check-staged"])
+        .code(1)
+        .stderr_has(".env:2:13  env-variable-secret")
+        .stderr_has("docker-compose.yml:6:27  env-variable-secret")
+        .output_lacks("Lbaq3MJlc")
+        .output_lacks("NjIlu6T49s");
+}
+
+/// A JSON encoder that escapes `/` (PHP's json_encode, several Java serialisers) breaks every
+/// URL in the file: the credentials in one are still found, in any .json file.
+#[test]
+fn json_escaped_slashes_hide_no_url_credentials() {
+    let r = TestRepo::new();
+    r.stage(
+        "config/repositories.json",
+        "{\n  \"name\": \"mirror\",\n  \"url\": \"https:\\/\\/ci-bot:Zr8qLmN2vXw4Tb@nexus.corp.example\\/repository\\/pypi\\/\"\n}\n",
+    );
+    let v = r.check_json(1);
+    assert_eq!(
+        rule_lines(&v),
+        vec![("url-userinfo-password".into(), 3)],
+        "{v:#}"
+    );
+    assert_eq!(finding_field(&v, "encoding"), vec!["escape".to_string()]);
+}
+
+/// Regression (issue 14): a Twitter app bearer token starts with runs of `A` that the
+/// placeholder check takes for filler, so no rule reported it.
+#[test]
+fn twitter_bearer_token_is_reported_despite_its_runs_of_a() {
+    const TOKEN: &str = "AAAAAAAAAAAAAAAAAAAAAEcAz4AAAAAAAgBRTW5EnCkGs67xOUs2P5GRnAdeU%3DgJ4WAeZrg3guZHJPOPLSo8TfrmmzRkGoW7CqIP9ua8gqh4KTVE";
+    let r = TestRepo::new();
+    r.stage(
+        "scripts/fetch.sh",
+        format!("curl -s -H \"Authorization: Bearer {TOKEN}\" https://api.x.com/2/tweets/search/recent\n"),
+    );
+    let v = r.check_json(1);
+    assert_eq!(
+        rule_lines(&v),
+        vec![("twitter-app-bearer-token".into(), 1)],
+        "{v:#}"
+    );
+    r.leakgate(&["check-staged"])
+        .code(1)
+        .output_lacks("gBRTW5EnCkGs67xOUs2P5GRnAdeU");
+}
+
+/// A .netrc entry written over several lines (as `wandb login` writes it) names the W&B key,
+/// so the W&B remediation is shown rather than the generic .netrc one.
+#[test]
+fn wandb_key_in_a_multi_line_netrc_entry() {
+    let r = TestRepo::new();
+    r.stage(
+        "ci/netrc",
+        "machine api.wandb.ai\n  login user\n  password 1cefce654a3e111cd8d33a8f2ff9093ed0fa816b\n",
+    );
+    let v = r.check_json(1);
+    assert_eq!(rule_lines(&v), vec![("wandb-api-key".into(), 3)], "{v:#}");
+}

@@ -102,3 +102,33 @@ fn wandb_key_in_a_multi_line_netrc_entry() {
     let v = r.check_json(1);
     assert_eq!(rule_lines(&v), vec![("wandb-api-key".into(), 3)], "{v:#}");
 }
+
+/// The environment of a container as JSON (`docker inspect`, an ECS task definition) lists
+/// `NAME=value` strings, and a JSON-escaped script joins its lines with `\n`: an assignment in
+/// either is the same literal as in a .env file, in any .json file.
+#[test]
+fn env_assignments_inside_json_strings() {
+    let r = TestRepo::new();
+    r.stage(
+        "deploy/container.json",
+        concat!(
+            "{\n",
+            "  \"Env\": [\n",
+            "    \"PATH=/usr/local/bin:/usr/bin\",\n",
+            "    \"POSTGRES_PASSWORD=Vq8ZkN3rTw\",\n",
+            "    \"POSTGRES_PASSWORD_FILE=/run/secrets/pg\"\n",
+            "  ],\n",
+            "  \"user_data\": \"#!/bin/sh\\nexport SMTP_PASSWORD=Hd5wLp9sXe\\nexec /srv/app\"\n",
+            "}\n"
+        ),
+    );
+    let v = r.check_json(1);
+    assert_eq!(
+        rule_lines(&v),
+        vec![
+            ("env-variable-secret".into(), 4),
+            ("env-variable-secret".into(), 7),
+        ],
+        "{v:#}"
+    );
+}

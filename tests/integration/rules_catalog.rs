@@ -132,3 +132,28 @@ fn env_assignments_inside_json_strings() {
         "{v:#}"
     );
 }
+
+/// A token next to JSON escapes (`\"` around it, `\n` before it) in a plain .json file is found
+/// as it is in a notebook, whose JSON leakgate parses: the token's boundaries allow the escapes.
+#[test]
+fn tokens_next_to_json_escapes_in_a_plain_json_file() {
+    let r = TestRepo::new();
+    r.stage(
+        "fixtures/recorded_request.json",
+        concat!(
+            "{\n",
+            "  \"body\": \"{\\\"token\\\": \\\"hf_jWCWjNWojYads02jObo1Xgh9oyl19M4I9o\\\"}\",\n",
+            "  \"stdout\": \"login ok\\nhf_4IADRZHvXzMHd35kR0NqStl3S8rGXJWkQi\\n\"\n",
+            "}\n"
+        ),
+    );
+    let v = r.check_json(1);
+    assert_eq!(
+        rule_lines(&v),
+        vec![
+            ("huggingface-token".into(), 2),
+            ("huggingface-token".into(), 3),
+        ],
+        "{v:#}"
+    );
+}

@@ -157,3 +157,25 @@ fn tokens_next_to_json_escapes_in_a_plain_json_file() {
         "{v:#}"
     );
 }
+
+/// The `[wandb]` header that names a W&B key may sit on unchanged lines above it: when only the
+/// key's line changes, the built-in rule still reads the section and reports the key (and only
+/// the key's line).
+#[test]
+fn wandb_section_header_on_unchanged_lines_names_a_changed_key() {
+    let r = TestRepo::new();
+    let ini = |key: &str| {
+        format!("[core]\nx = 1\n[wandb]\nentity = team\nproject = p\napi_key = {key}\n\n[other]\ny = 2\n")
+    };
+    r.stage(
+        "settings.ini",
+        ini("5e0c2a9b7d1f4e3a8c6b0d2f9e7a1c3b5d8f0e2a"),
+    );
+    r.commit("old");
+    r.stage(
+        "settings.ini",
+        ini("c4a7e1f0b9d3c6a2e8f5b1d7c0a9e3f6b2d8c5a1"),
+    );
+    let v = r.check_json(1);
+    assert_eq!(rule_lines(&v), vec![("wandb-api-key".into(), 6)], "{v:#}");
+}

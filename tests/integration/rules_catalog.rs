@@ -179,3 +179,21 @@ fn wandb_section_header_on_unchanged_lines_names_a_changed_key() {
     let v = r.check_json(1);
     assert_eq!(rule_lines(&v), vec![("wandb-api-key".into(), 6)], "{v:#}");
 }
+
+/// A configuration file embedded in a JSON string (a Helm release record, a CI variable dump)
+/// joins its lines with `\n`: a secret-named key's literal on one of those lines is a config
+/// line like any other, in any .json file.
+#[test]
+fn config_lines_inside_a_json_string() {
+    let r = TestRepo::new();
+    r.stage(
+        "release/values.json",
+        "{\n  \"name\": \"api\",\n  \"config\": \"db:\\n  host: pg.internal\\n  password: Wd3kZq8vLp2xTm7r\\n  pool: 5\\n\"\n}\n",
+    );
+    let v = r.check_json(1);
+    assert_eq!(
+        rule_lines(&v),
+        vec![("generic-secret-line".into(), 3)],
+        "{v:#}"
+    );
+}

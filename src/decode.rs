@@ -36,9 +36,9 @@
 //!   token with its context (`postgres://app:p%40ss@db` becomes `postgres://app:p@ss@db`). `+` is
 //!   kept as is: it is a space only in form-encoded query strings, while base64 tokens carried in
 //!   URLs contain a literal `+` that turning into a space would break.
-//! - Escape: a maximal run of non-whitespace bytes containing `\uXXXX`, `\u{X..}`, `\UXXXXXXXX` or
-//!   `\xXX` is unescaped whole: those, surrogate pairs (one character; a lone surrogate becomes
-//!   U+FFFD), and `\n \r \t \" \' \\ \/`. `\xXX` is the raw byte (C and Python bytes semantics; a
+//! - Escape: a maximal run of non-whitespace bytes containing `\uXXXX`, `\u{X..}`, `\UXXXXXXXX`,
+//!   `\xXX` or JSON's `\/` is unescaped whole: those, surrogate pairs (one character; a lone
+//!   surrogate becomes U+FFFD), and `\n \r \t \" \' \\ \/`. `\xXX` is the raw byte (C and Python bytes semantics; a
 //!   UTF-8 sequence written as `\xe2\x82\xac` comes out right). Other escapes (`\b`, `\0`, ...) and
 //!   malformed ones (`\u12`) stay literal. The trigger is textual, so double-escaped JSON
 //!   (`\\u0068`) yields one level (`\u0068`) and the caller's recursion does the rest.
@@ -604,10 +604,16 @@ fn percent_decode(raw: &[u8]) -> Vec<u8> {
 }
 
 /// `at` starts with one of the escapes that make a run worth unescaping: `\uXXXX`, `\u{X..}`,
-/// `\UXXXXXXXX`, `\xXX`.
+/// `\UXXXXXXXX`, `\xXX`, or JSON's `\/`. Only JSON encoders write `\/` (PHP's `json_encode`,
+/// several Java and .NET serialisers), and always inside a URL or base64 value, which it breaks
+/// for every rule: `https:\/\/user:pass@host`, a webhook path, a key with `/` in its alphabet.
 fn is_strong_escape(at: &[u8]) -> bool {
     let rest = at.get(1..).unwrap_or_default();
-    matches!(rest.first(), Some(b'u' | b'U' | b'x')) && parse_escape(rest).is_some()
+    match rest.first() {
+        Some(b'/') => true,
+        Some(b'u' | b'U' | b'x') => parse_escape(rest).is_some(),
+        _ => false,
+    }
 }
 
 fn unescape(raw: &[u8]) -> Vec<u8> {

@@ -785,11 +785,12 @@ fn rules(g: &Global, explain: Option<&str>) -> Result<Status> {
         .max()
         .unwrap_or(10);
     for r in &catalog.rules {
-        let check = if r.spec.checksum.is_some() {
-            " [checksum]"
-        } else {
-            ""
-        };
+        // The structural check by name: it is what rejects a look-alike in the rule's format.
+        let check = r
+            .spec
+            .checksum
+            .map(|c| format!(" [check: {}]", c.name()))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "{:width$}  {}{check}  (keywords: {})",

@@ -275,6 +275,20 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Vec<Expect>)> {
             )],
         ),
         (
+            "json-escaped slashes in a url",
+            br#"{"index": "https:\/\/ci:Zr8qLmN2vXw4Tb@nexus.corp.example\/repo"}"#.to_vec(),
+            vec![e(
+                Escape,
+                r#""https:\/\/ci:Zr8qLmN2vXw4Tb@nexus.corp.example\/repo"}"#,
+                r#""https://ci:Zr8qLmN2vXw4Tb@nexus.corp.example/repo"}"#,
+            )],
+        ),
+        (
+            "a lone escaped quote or newline is no trigger",
+            br#"say \"hi\" then\nleave"#.to_vec(),
+            vec![],
+        ),
+        (
             "binary escapes are dropped",
             br#"MAGIC = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR""#.to_vec(),
             vec![],

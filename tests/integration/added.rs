@@ -117,26 +117,28 @@ fn kubernetes_secret_value_rotated_under_an_unchanged_kind_line_is_blocked() {
     assert_eq!(v["findings"][0]["line"], 46);
 }
 
-/// A custom rule whose context (a `[wandb]` section header, a `.netrc` machine line) sits lines
-/// above the value: the rule runs when only the value changes, and reports only the value.
+/// A custom rule whose context (an INI section header, a `.netrc` machine line) sits lines above
+/// the value: the rule runs when only the value changes, and reports only the value. (The
+/// service is made up: the built-in wandb-api-key rule covers W&B's own forms, see
+/// rules_catalog.rs.)
 const CONTEXT_RULES: &str = r#"
 [[rules]]
-id = "wandb-section-key"
-title = "W&B API key in a [wandb] section"
-regex = '''(?m)^\[wandb\][^\[]*?^[ \t]*api_key[ \t]*=[ \t]*([0-9a-f]{40})[ \t]*$'''
+id = "acme-section-key"
+title = "Acme API key in an [acme] section"
+regex = '''(?m)^\[acme\][^\[]*?^[ \t]*api_key[ \t]*=[ \t]*([0-9a-f]{40})[ \t]*$'''
 secret_group = 1
-keywords = ["[wandb]"]
-remediation = "Revoke it at https://wandb.ai/authorize."
-examples = ["[wandb]\nentity = team\napi_key = 3f9a1c7e5b2d8046a1e9c3b7d5f2084a6c1e9b3d\n"]
+keywords = ["[acme]"]
+remediation = "Revoke it at https://acme.example/keys."
+examples = ["[acme]\nentity = team\napi_key = 3f9a1c7e5b2d8046a1e9c3b7d5f2084a6c1e9b3d\n"]
 
 [[rules]]
-id = "netrc-wandb-password"
-title = "W&B API key in .netrc"
-regex = '''machine[ \t]+api\.wandb\.ai\s+(?:login[ \t]+\S+\s+)?password[ \t]+([0-9a-f]{40})'''
+id = "netrc-acme-password"
+title = "Acme API key in .netrc"
+regex = '''machine[ \t]+api\.acme\.example\s+(?:login[ \t]+\S+\s+)?password[ \t]+([0-9a-f]{40})'''
 secret_group = 1
-keywords = ["api.wandb.ai"]
-remediation = "Revoke it at https://wandb.ai/authorize."
-examples = ["machine api.wandb.ai\n  login user\n  password 3f9a1c7e5b2d8046a1e9c3b7d5f2084a6c1e9b3d\n"]
+keywords = ["api.acme.example"]
+remediation = "Revoke it at https://acme.example/keys."
+examples = ["machine api.acme.example\n  login user\n  password 3f9a1c7e5b2d8046a1e9c3b7d5f2084a6c1e9b3d\n"]
 "#;
 
 #[test]
@@ -145,10 +147,10 @@ fn rule_context_on_unchanged_lines_is_used_and_only_the_value_is_reported() {
     r.stage(".leakgate.toml", CONTEXT_RULES);
     let ini = |key: &str, extra: &str| {
         format!(
-            "[core]\nx = 1\n[wandb]\nentity = team\nproject = p\n{extra}api_key = {key}\n\n[other]\ny = 2\n"
+            "[core]\nx = 1\n[acme]\nentity = team\nproject = p\n{extra}api_key = {key}\n\n[other]\ny = 2\n"
         )
     };
-    let netrc = |key: &str| format!("machine api.wandb.ai\n  login user\n  password {key}\n");
+    let netrc = |key: &str| format!("machine api.acme.example\n  login user\n  password {key}\n");
     r.stage(
         "settings.ini",
         ini("0a1b2c3d4e5f60718293a4b5c6d7e8f901234567", ""),
@@ -170,8 +172,8 @@ fn rule_context_on_unchanged_lines_is_used_and_only_the_value_is_reported() {
         .collect();
     got.sort();
     assert!(
-        got.contains(&r#""netrc-wandb-password":"netrc":3"#.to_string())
-            && got.contains(&r#""wandb-section-key":"settings.ini":6"#.to_string()),
+        got.contains(&r#""netrc-acme-password":"netrc":3"#.to_string())
+            && got.contains(&r#""acme-section-key":"settings.ini":6"#.to_string()),
         "{got:?}"
     );
     // A line added between the context and an unchanged value does not make the value new.

@@ -331,11 +331,25 @@ fn rules_lists_and_explains_the_catalog() {
     assert_eq!(gh["checksum"], "github-crc32");
     let table = r.leakgate(&["rules"]);
     table.code(0);
-    assert!(
-        table.stdout.contains("huggingface-token") && table.stdout.contains("[checksum]"),
-        "{}",
-        table.dump()
-    );
+    // Each rule's line names its structural check.
+    let line_of = |id: &str| {
+        table
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("{id} not listed\n{}", table.dump()))
+            .to_string()
+    };
+    for (id, check) in [
+        ("github-classic-pat", "[check: github-crc32]"),
+        ("npm-access-token", "[check: npm-crc32]"),
+        ("jwt", "[check: jwt-structure]"),
+        ("pypi-upload-token", "[check: pypi-macaroon]"),
+        ("pem-private-key", "[check: pem-der]"),
+    ] {
+        assert!(line_of(id).contains(check), "{id}: {}", line_of(id));
+    }
+    assert!(!line_of("huggingface-token").contains("[check:"));
     let explain = r.leakgate(&["rules", "--explain", "huggingface-token"]);
     explain.code(0);
     assert!(

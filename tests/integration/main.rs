@@ -20,6 +20,7 @@ mod living;
 mod model_frames;
 mod models;
 mod notebooks;
+mod rules_catalog;
 mod settings;
 mod staged;
 mod workflows;

@@ -242,9 +242,23 @@ impl Config {
                 .iter()
                 .position(|r| r.id() == spec.id)
                 .context("custom rule missing from the catalog")?;
+            let rule = &detector.catalog.rules[idx];
             for ex in &spec.examples {
                 let found = detector.scan(ex.as_bytes(), &mut Suppressed::default());
-                if !found.iter().any(|m| m.rule == idx) {
+                // A built-in rule that reports the same secret (it wins the overlap) still
+                // proves the example is caught: a catalog that learns a team's token format
+                // must not turn their config into an error on every commit.
+                let secrets: Vec<_> = rule
+                    .regex()
+                    .captures_iter(ex.as_bytes())
+                    .filter_map(|c| c.get(rule.spec.secret_group))
+                    .collect();
+                let covers = |m: &crate::detect::Match| {
+                    secrets
+                        .iter()
+                        .any(|s| m.start <= s.start() && s.end() <= m.end)
+                };
+                if !found.iter().any(|m| m.rule == idx || covers(m)) {
                     bail!(
                         "config: custom rule `{}`: its example {:?} does not match",
                         spec.id,
@@ -454,6 +468,30 @@ negative_examples = ["acme_notatoken"]
         let det = Detector::new(&cat, c.policy(&cat, 2).unwrap());
         c.check_custom_examples(&det).unwrap();
         c.settings(Settings::default()).unwrap();
+    }
+
+    /// Upgrading must not break a config: a custom rule for a format the built-in catalog has
+    /// since learnt (its example is now reported by the built-in rule) still loads.
+    #[test]
+    fn custom_rule_whose_example_a_builtin_rule_reports_is_accepted() {
+        let text = r#"
+[[rules]]
+id = "team-hf-token"
+title = "Our Hugging Face tokens"
+regex = '''(hf_[A-Za-z0-9]{34})'''
+secret_group = 1
+keywords = ["hf_"]
+remediation = "Revoke."
+examples = ["HF=hf_Qm7xT2vLp9RkZ4sNw8YcJd3BfGh6UaE5oX"]
+"#;
+        let c = Config::parse(text, Path::new("x")).unwrap();
+        let cat = c.catalog().unwrap();
+        let det = Detector::new(&cat, c.policy(&cat, 2).unwrap());
+        let ex = b"HF=hf_Qm7xT2vLp9RkZ4sNw8YcJd3BfGh6UaE5oX";
+        let found = det.scan(ex, &mut Default::default());
+        let builtin = cat.rules.iter().position(|r| r.id() == "huggingface-token");
+        assert!(found.iter().any(|m| Some(m.rule) == builtin), "{found:?}");
+        c.check_custom_examples(&det).unwrap();
     }
 
     #[test]

@@ -24,6 +24,11 @@ use regex_automata::nfa::thompson;
 use regex_automata::MatchKind;
 use regex_syntax::hir::{Hir, HirKind, Repetition};
 
+// The same analysis the matcher runs on custom rules, run here once for the built-in ones.
+#[allow(dead_code)]
+#[path = "src/reach.rs"]
+mod reach;
+
 /// Determinisation budget per rule (dense form, before it is made sparse). With it the catalog's
 /// prescreens take ~4 MB in the binary; a page is read only when its rule runs.
 const PRESCREEN_LIMIT: usize = 64 << 10;
@@ -60,7 +65,9 @@ fn main() {
 }
 
 /// Writes `prescreen.bin` (the DFAs, each at an 8-byte aligned offset, little-endian) and
-/// `prescreen.rs` (a table of rule id, pattern, start, end into it).
+/// `prescreen.rs`: a table of rule id, pattern, start and end into the DFAs (equal when no
+/// prescreen fits), the rule's reach in lines (`u32::MAX`: the whole file) and whether it is
+/// contextual (see `rules::traits_of`, which a unit test holds this to).
 fn prescreens(files: &[serde_json::Value], out_dir: &Path) {
     let mut blob: Vec<u8> = Vec::new();
     let mut table = String::from("&[\n");
@@ -71,17 +78,33 @@ fn prescreens(files: &[serde_json::Value], out_dir: &Path) {
         let (Some(id), Some(pattern)) = (rule["id"].as_str(), rule["regex"].as_str()) else {
             continue; // the loader reports the malformed rule
         };
-        let Some(bytes) = prescreen(pattern) else {
-            continue; // no slice fits: the rule runs without a prescreen
-        };
         while blob.len() % 8 != 0 {
             blob.push(0);
         }
         let start = blob.len();
-        blob.extend_from_slice(&bytes);
-        // The pattern goes along: a prescreen serves only the exact regex it was built from.
-        writeln!(table, "    ({id:?}, {pattern:?}, {start}, {}),", blob.len())
-            .expect("writing to a String");
+        // No slice fitting leaves start == end: the rule then runs without a prescreen.
+        blob.extend_from_slice(&prescreen(pattern).unwrap_or_default());
+        let lines = match reach::reach(pattern) {
+            reach::Reach::Lines(n) => n,
+            reach::Reach::File => u32::MAX,
+        };
+        let keywords: Vec<&str> = rule["keywords"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k.as_str())
+            .collect();
+        let written = pattern.to_lowercase().replace('\\', "");
+        let contextual = rule["kind"].as_str() != Some("generic")
+            && !keywords.iter().all(|k| written.contains(k))
+            && !reach::holds_keyword(pattern, &keywords);
+        // The pattern goes along: these facts serve only the exact regex they came from.
+        writeln!(
+            table,
+            "    ({id:?}, {pattern:?}, {start}, {}, {lines}, {contextual}),",
+            blob.len()
+        )
+        .expect("writing to a String");
     }
     table.push(']');
     for (name, data) in [

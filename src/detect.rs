@@ -10,7 +10,6 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
-use std::sync::OnceLock;
 
 use rayon::prelude::*;
 use regex::bytes::Regex;
@@ -136,36 +135,11 @@ pub struct Suppressed {
 pub struct Detector<'c> {
     pub catalog: &'c Catalog,
     pub policy: Policy,
-    /// Each rule's reach and whether its context may lie outside its match, worked out the
-    /// first time the rule is selected for a changed file.
-    traits: Vec<OnceLock<(Reach, bool)>>,
 }
 
 impl<'c> Detector<'c> {
     pub fn new(catalog: &'c Catalog, policy: Policy) -> Self {
-        let traits = catalog.rules.iter().map(|_| OnceLock::new()).collect();
-        Detector {
-            catalog,
-            policy,
-            traits,
-        }
-    }
-
-    /// (reach, contextual). A rule is contextual when one of its keywords is not written in its
-    /// pattern (`kind: secret` for a rule matching `  key: value` lines): the keyword is context
-    /// that may sit anywhere in the file. Otherwise a match holds its keyword, so a rule whose
-    /// keyword is not in the text around the added lines cannot match there and is not
-    /// compiled for it. Generic rules match their key name by definition. (A keyword the
-    /// pattern spells another way, `assembly_?ai`, counts as not written: that rule then just
-    /// runs more often.)
-    fn traits(&self, idx: usize) -> (Reach, bool) {
-        *self.traits[idx].get_or_init(|| {
-            let spec = &self.catalog.rules[idx].spec;
-            let pattern = spec.regex.to_lowercase().replace('\\', "");
-            let contextual = spec.kind != Kind::Generic
-                && !spec.keywords.iter().all(|k| pattern.contains(k.as_str()));
-            (reach::reach(&spec.regex), contextual)
-        })
+        Detector { catalog, policy }
     }
 
     /// Findings of `text` whose secret shares a byte with one of the `added` ranges (sorted,
@@ -186,32 +160,29 @@ impl<'c> Detector<'c> {
         if added.is_empty() {
             return Vec::new();
         }
-        let selected = self.catalog.select(text);
+        // Contextual and whole-file rules are selected by their keywords anywhere in the file;
+        // every other rule's match holds its keyword, within the catalog's widest reach of the
+        // added lines, so the windows that wide select the rest.
         let (mut near, mut far) = (Vec::new(), Vec::new());
-        let mut lines = 0;
-        for idx in selected {
-            match self.traits(idx) {
-                (Reach::Lines(n), contextual) => {
-                    lines = lines.max(n);
-                    near.push((idx, contextual));
-                }
-                (Reach::File, _) => far.push(idx),
+        for idx in self.catalog.select_wide(text) {
+            match self.catalog.rules[idx].reach {
+                Reach::Lines(_) => near.push(idx),
+                Reach::File => far.push(idx),
             }
         }
-        let windows = reach::windows(text, added, lines);
-        // A rule whose keyword is part of its match runs only where that keyword is near the
-        // added lines: everyday commits to large files compile no more rules than before.
+        let windows = reach::windows(text, added, self.catalog.window_lines);
         let mut in_windows = vec![false; self.catalog.rules.len()];
         for w in &windows {
             for idx in self.catalog.select(&text[w.clone()]) {
                 in_windows[idx] = true;
             }
         }
-        let near: Vec<usize> = near
-            .into_iter()
-            .filter(|&(idx, contextual)| contextual || in_windows[idx])
-            .map(|(idx, _)| idx)
-            .collect();
+        for (idx, rule) in self.catalog.rules.iter().enumerate() {
+            if in_windows[idx] && !rule.contextual && rule.reach != Reach::File {
+                near.push(idx);
+            }
+        }
+        near.sort_unstable();
         let mut found = Vec::new();
         // Decoding runs in the windows even when no rule was selected: a decoded value selects
         // its own rules.

@@ -41,6 +41,54 @@ pub fn reach(pattern: &str) -> Reach {
     }
 }
 
+/// Whether every match of `pattern` contains one of `keywords` (ASCII case-insensitively): then
+/// a keyword near the added lines is a necessary condition for the rule to match there.
+///
+/// Some part of the top-level concatenation, from one element to the end, must have a finite
+/// set of prefix literals (every match of that part starts with one of them) each holding a
+/// keyword; the part lies inside every match. False whenever this cannot be shown.
+pub fn holds_keyword(pattern: &str, keywords: &[&str]) -> bool {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(pattern)
+    else {
+        return false;
+    };
+    let keywords: Vec<Vec<u8>> = keywords
+        .iter()
+        .map(|k| k.as_bytes().to_ascii_lowercase())
+        .collect();
+    let parts = flatten(&hir);
+    let extractor = {
+        let mut e = Extractor::new();
+        e.kind(ExtractKind::Prefix);
+        e
+    };
+    (0..parts.len()).any(|from| {
+        let seq = extractor.extract(&Hir::concat(parts[from..].to_vec()));
+        seq.literals().is_some_and(|lits| {
+            !lits.is_empty()
+                && lits.iter().all(|lit| {
+                    let lit = lit.as_bytes().to_ascii_lowercase();
+                    keywords
+                        .iter()
+                        .any(|k| !k.is_empty() && lit.windows(k.len()).any(|w| w == &k[..]))
+                })
+        })
+    })
+}
+
+/// The top-level concatenation with capture groups opened up (their contents are part of it).
+fn flatten(hir: &Hir) -> Vec<Hir> {
+    match hir.kind() {
+        HirKind::Concat(parts) => parts.iter().flat_map(flatten).collect(),
+        HirKind::Capture(c) => flatten(&c.sub),
+        _ => vec![hir.clone()],
+    }
+}
+
 /// Most newlines a match of `hir` can hold; None when unbounded.
 fn newlines(hir: &Hir) -> Option<u32> {
     match hir.kind() {

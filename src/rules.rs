@@ -18,6 +18,8 @@ use anyhow::{bail, Context, Result};
 use regex::bytes::{Regex, RegexBuilder};
 use serde::Deserialize;
 
+use crate::reach::{self, Reach};
+
 /// The built-in catalog: src/rules/*.toml, converted to JSON by build.rs (file order is catalog
 /// order; earlier rules win overlap ties).
 const BUILTIN_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/catalog.json"));
@@ -32,9 +34,10 @@ static PRESCREEN_BIN: &Aligned<[u8]> = &Aligned {
     _align: [],
     bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/prescreen.bin")),
 };
-/// (rule id, the pattern it was built from, start, end) into `PRESCREEN_BIN`.
-const PRESCREEN_TABLE: &[(&str, &str, usize, usize)] =
-    include!(concat!(env!("OUT_DIR"), "/prescreen.rs"));
+/// Per built-in rule, worked out by build.rs: (rule id, the pattern it was built from, start and
+/// end of its prescreen in `PRESCREEN_BIN`, its reach in lines or `u32::MAX`, contextual).
+type BuiltFacts = (&'static str, &'static str, usize, usize, u32, bool);
+const BUILT_FACTS: &[BuiltFacts] = include!(concat!(env!("OUT_DIR"), "/prescreen.rs"));
 
 type Prescreen = regex_automata::dfa::sparse::DFA<&'static [u8]>;
 
@@ -160,19 +163,37 @@ pub struct Rule {
     /// rules), and the DFA read from them on first use.
     prescreen_bytes: Option<&'static [u8]>,
     prescreen: OnceLock<Option<Prescreen>>,
+    /// How many lines a match can span, and whether a keyword is context outside the match.
+    pub reach: Reach,
+    pub contextual: bool,
 }
 
 impl Rule {
     fn new(spec: RuleSpec) -> Rule {
-        let prescreen_bytes = PRESCREEN_TABLE
+        let built = BUILT_FACTS
             .iter()
-            .find(|(id, pattern, ..)| *id == spec.id && *pattern == spec.regex)
-            .map(|&(_, _, start, end)| &PRESCREEN_BIN.bytes[start..end]);
+            .find(|(id, pattern, ..)| *id == spec.id && *pattern == spec.regex);
+        let (prescreen_bytes, (reach, contextual)) = match built {
+            Some(&(_, _, start, end, lines, contextual)) => (
+                (start < end).then(|| &PRESCREEN_BIN.bytes[start..end]),
+                (
+                    if lines == u32::MAX {
+                        Reach::File
+                    } else {
+                        Reach::Lines(lines)
+                    },
+                    contextual,
+                ),
+            ),
+            None => (None, traits_of(&spec)),
+        };
         Rule {
             spec,
             regex: OnceLock::new(),
             prescreen_bytes,
             prescreen: OnceLock::new(),
+            reach,
+            contextual,
         }
     }
 
@@ -219,6 +240,24 @@ fn compile(pattern: &str) -> Result<Regex, regex::Error> {
         .build()
 }
 
+/// (reach, contextual) of a rule, as build.rs also works them out for the built-in ones.
+///
+/// A rule is contextual when its match need not hold one of its keywords (`kind: secret` for a
+/// rule matching `  key: value` lines): the keyword is context that may sit anywhere in the
+/// file. Otherwise a rule whose keyword is not in the text around the added lines cannot match
+/// there. A match holds a keyword when every keyword is written in the pattern, or when the
+/// pattern's literals show it (`pdl_(?:live|sdbx)_` holds `pdl_live_` or `pdl_sdbx_`: see
+/// `reach::holds_keyword`). Generic rules match their key name by definition. Whatever cannot
+/// be shown counts as contextual: that rule then just runs more often.
+pub fn traits_of(spec: &RuleSpec) -> (Reach, bool) {
+    let pattern = spec.regex.to_lowercase().replace('\\', "");
+    let keywords: Vec<&str> = spec.keywords.iter().map(String::as_str).collect();
+    let contextual = spec.kind != Kind::Generic
+        && !keywords.iter().all(|k| pattern.contains(k))
+        && !reach::holds_keyword(&spec.regex, &keywords);
+    (reach::reach(&spec.regex), contextual)
+}
+
 /// All rules plus the keyword prefilter that selects which of them run on a text.
 #[derive(Debug)]
 pub struct Catalog {
@@ -228,6 +267,10 @@ pub struct Catalog {
     keyword_rule: Vec<usize>,
     /// Rules without keywords: they run on every text.
     always: Vec<usize>,
+    /// The widest reach of a rule whose match holds its keyword (see `select_wide`).
+    pub window_lines: u32,
+    /// The keyword prefilter of the contextual and whole-file rules only, built on first use.
+    wide: OnceLock<Option<(AhoCorasick, Vec<usize>)>>,
 }
 
 impl Catalog {
@@ -280,13 +323,73 @@ impl Catalog {
             patterns,
             scanned: AtomicU64::new(0),
         };
-        let rules = specs.into_iter().map(Rule::new).collect();
+        let rules: Vec<Rule> = specs.into_iter().map(Rule::new).collect();
+        let window_lines = rules
+            .iter()
+            .filter_map(|r| match r.reach {
+                Reach::Lines(n) => Some(n),
+                Reach::File => None,
+            })
+            .max()
+            .unwrap_or(0);
         Ok(Catalog {
             rules,
             keywords,
             keyword_rule,
             always,
+            window_lines,
+            wide: OnceLock::new(),
         })
+    }
+
+    /// Whether a rule's keywords must be looked for in the whole of a changed file rather than
+    /// only around its added lines: its keyword is context outside its match, or its match can
+    /// span the whole file.
+    pub fn is_wide(&self, idx: usize) -> bool {
+        let rule = &self.rules[idx];
+        rule.contextual || rule.reach == Reach::File
+    }
+
+    /// `select`, restricted to the wide rules (`is_wide`). Every other rule's match holds its
+    /// keyword within `window_lines` lines of an added line it touches, so those are selected
+    /// in the windows around the added lines: the pass over the whole file needs only the few
+    /// wide rules' keywords, an automaton small enough for a vectorised literal search.
+    pub fn select_wide(&self, text: &[u8]) -> Vec<usize> {
+        let wide = self.wide.get_or_init(|| {
+            let (mut patterns, mut owner) = (Vec::new(), Vec::new());
+            for (i, rule) in self.rules.iter().enumerate() {
+                if self.is_wide(i) {
+                    for k in &rule.spec.keywords {
+                        patterns.push(k.as_bytes().to_vec());
+                        owner.push(i);
+                    }
+                }
+            }
+            keyword_automaton(&patterns, AhoCorasickKind::ContiguousNFA)
+                .ok()
+                .map(|ac| (ac, owner))
+        });
+        let mut hit = vec![false; self.rules.len()];
+        for &i in &self.always {
+            hit[i] = self.is_wide(i);
+        }
+        match wide {
+            Some((ac, owner)) => {
+                for m in ac.find_overlapping_iter(text) {
+                    hit[owner[m.pattern().as_usize()]] = true;
+                }
+            }
+            // Could not build the small automaton: the whole catalog's, filtered.
+            None => {
+                for i in self.select(text) {
+                    hit[i] = self.is_wide(i);
+                }
+            }
+        }
+        hit.iter()
+            .enumerate()
+            .filter_map(|(i, &h)| h.then_some(i))
+            .collect()
     }
 
     /// Indices of the rules whose keywords occur in `text` (plus keyword-less rules), ascending.
@@ -729,6 +832,53 @@ mod tests {
             failures.len(),
             failures.join("\n")
         );
+    }
+
+    /// build.rs works out each built-in rule's reach and contextuality as `traits_of` does at
+    /// run time for custom rules: the two must agree, or a rule would run on too narrow a
+    /// window (or not at all) in a changed file.
+    #[test]
+    fn built_facts_agree_with_the_run_time_analysis() {
+        let catalog = Catalog::builtin().unwrap();
+        for rule in &catalog.rules {
+            assert_eq!(
+                (rule.reach, rule.contextual),
+                traits_of(&rule.spec),
+                "{}",
+                rule.id()
+            );
+        }
+        assert!(catalog.rules.iter().any(|r| r.contextual));
+        assert!(catalog.rules.iter().any(|r| r.reach == Reach::File));
+        let widest = catalog.rules.iter().filter_map(|r| match r.reach {
+            Reach::Lines(n) => Some(n),
+            Reach::File => None,
+        });
+        assert_eq!(Some(catalog.window_lines), widest.max());
+    }
+
+    /// The whole-file pass selects exactly the wide rules whose keywords occur.
+    #[test]
+    fn select_wide_is_select_restricted_to_wide_rules() {
+        let catalog = Catalog::builtin().unwrap();
+        let wide = (0..catalog.rules.len())
+            .filter(|&i| catalog.is_wide(i))
+            .count();
+        assert!(
+            wide > 0 && wide < catalog.rules.len() / 2,
+            "{wide} wide rules"
+        );
+        let mut text = Vec::new();
+        for rule in &catalog.rules {
+            text.extend_from_slice(rule.spec.keywords.join(" ").as_bytes());
+            text.push(b'\n');
+            let want: Vec<usize> = catalog
+                .select(&text)
+                .into_iter()
+                .filter(|&i| catalog.is_wide(i))
+                .collect();
+            assert_eq!(catalog.select_wide(&text), want, "after {}", rule.id());
+        }
     }
 
     /// A custom rule, or a built-in id whose pattern was changed, has no prescreen: a prescreen

@@ -1,0 +1,235 @@
+//! Each principle twice: its own function on a stand-in and on a look-alike credential, then the
+//! whole detector on a line holding each (the stand-in is reported by no rule, the credential is).
+//! Credentials here are synthetic random values.
+
+use super::*;
+use crate::detect::{Detector, Policy, Suppressed};
+use crate::rules::Catalog;
+
+/// Rule ids reported for `text` by the full detector.
+fn rules_for(text: &str) -> Vec<String> {
+    let catalog = Catalog::builtin().unwrap();
+    let detector = Detector::new(
+        &catalog,
+        Policy {
+            decode_depth: 2,
+            ..Policy::default()
+        },
+    );
+    detector
+        .scan(text.as_bytes(), &mut Suppressed::default())
+        .iter()
+        .map(|m| catalog.rules[m.rule].id().to_string())
+        .collect()
+}
+
+fn reported(text: &str) -> bool {
+    !rules_for(text).is_empty()
+}
+
+#[test]
+fn elided_values_are_shown_in_part() {
+    assert!(elided(b"sk-proj-abc123", b"...\""));
+    assert!(elided(b"ghp_16C7e...Ae178B4a", b""));
+    assert!(elided(b"AKIA", "\u{2026} ".as_bytes()));
+    assert!(!elided(b"sk-proj-abc123", b"\", x"));
+    assert!(!elided(b"a.b.c", b". Next"));
+}
+
+#[test]
+fn elided_key_in_a_readme_is_reported_by_no_rule() {
+    let full = "OPENAI_API_KEY=sk-proj-KRhQGk3rkAjiiDYtayeuw9SHtIRIKMMf70xk9HT5qqAoSFf295sx";
+    assert!(reported(full), "control: the full key is found");
+    let shown = "OPENAI_API_KEY=sk-proj-KRhQGk3rkAjiiDYtayeuw9SHtIRIKMMf70xk9HT5qqAoSFf295sx...";
+    assert_eq!(rules_for(shown), Vec::<String>::new());
+}
+
+#[test]
+fn prefix_bodies_without_randomness_are_mocks() {
+    for mock in [
+        &b"hf_oauth_123"[..],
+        b"sk_123456",
+        b"sk-aaaaaaaaaaaaaaaaaaaa",
+        b"ghp_abcabcabcabcabcabcabcabcabcabcabcabc",
+        b"xoxb-1212121212-1212121212",
+        b"hf_12",
+        b"sk-ant-oat01-file",
+        b"tok-local1",
+        b"ed25519-key",
+        b"unused-under-sigv4",
+    ] {
+        assert!(
+            !random_after_prefix(mock),
+            "{}",
+            String::from_utf8_lossy(mock)
+        );
+    }
+    for token in [
+        &b"hf_KRhQGk3rkAjiiDYtayeuw9SHtIRIKMMf70"[..],
+        b"9v840G8R3dRsrNzCzwrM",
+        b"sk-proj-zsxoXvvdellP8C5O",
+        // Telegram's numeric bot id before a random part.
+        b"123456789:AAHxk9HT5qqAoSFf295sxHmHJvR7H0EvQJx",
+    ] {
+        assert!(
+            random_after_prefix(token),
+            "{}",
+            String::from_utf8_lossy(token)
+        );
+    }
+}
+
+#[test]
+fn mock_hugging_face_token_is_reported_by_no_rule() {
+    assert!(reported(
+        "HF_TOKEN = \"hf_KRhQGk3rkAjiiDYtayeuw9SHtIRIKMMf70\""
+    ));
+    assert!(!reported(
+        "HF_TOKEN = \"hf_abcdefghijabcdefghijabcdefghijabcd\""
+    ));
+    assert!(!reported(
+        "HF_TOKEN = \"hf_0000000000000000000000000000000000\""
+    ));
+}
+
+const SIG: &str = "zqpTdwsqZAdbPhaEi3YnjcgnG2xbYkWmvaWscdlWtsS";
+
+#[test]
+fn jwts_without_credential_claims_authenticate_nobody() {
+    let header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+    // {"name":"widget","n":3}
+    let claimless = format!("{header}.eyJuYW1lIjoid2lkZ2V0IiwibiI6M30.{SIG}");
+    // {"sub":"u-8r2kq","exp":1999999999}
+    let credential = format!("{header}.eyJzdWIiOiJ1LThyMmtxIiwiZXhwIjoxOTk5OTk5OTk5fQ.{SIG}");
+    assert!(jwt_without_claims(claimless.as_bytes()));
+    assert!(!jwt_without_claims(credential.as_bytes()));
+    assert!(!jwt_without_claims(b"not.a.jwt"));
+    assert_eq!(
+        rules_for(&format!("token: {claimless}")),
+        Vec::<String>::new()
+    );
+    assert_eq!(rules_for(&format!("token: {credential}")), ["jwt"]);
+}
+
+#[test]
+fn variable_names_are_not_passwords() {
+    for name in [&b"DB_PASSWORD"[..], b"POSTGRES_PASSWORD2", b"db_password"] {
+        assert!(variable_name(name), "{}", String::from_utf8_lossy(name));
+    }
+    for value in [
+        &b"Db_Password"[..],
+        b"PASSWORD",
+        b"AB_C",
+        b"x9_K2mQ_7Lp",
+        b"S3CR3T_V4LU3",
+    ] {
+        assert!(!variable_name(value), "{}", String::from_utf8_lossy(value));
+    }
+    assert!(!reported(
+        "DATABASE_URL=postgresql://app:DB_PASSWORD@db.internal:5432/app"
+    ));
+    assert!(reported(
+        "DATABASE_URL=postgresql://app:9v840G8R3dRsrNzCzwrM@db.internal:5432/app"
+    ));
+}
+
+#[test]
+fn placeholders_behind_an_encoding_are_decoded_first() {
+    assert_eq!(percent_decode(b"p%40ssword%3d").unwrap(), b"p@ssword=");
+    assert_eq!(percent_decode(b"plain"), None);
+    assert_eq!(percent_decode(b"trailing%4"), None);
+    assert_eq!(unleet(b"P@55w0rd_Ex@mple"), b"password_example");
+    assert!(leet_word(b"P@55w0rd_Ex@mple"));
+    assert!(leet_word(b"S3cr3tV4lu3x"));
+    assert!(!leet_word(b"9v840G8R3dRsrNzCzwrM"));
+    // No leetspeak in it: the plain-word checks decide, not this one.
+    assert!(!leet_word(b"examplevalue"));
+    assert!(!leet_word(b"sb_secret_AjU3Sa5YlmztAGITndxA7J"));
+    assert_eq!(base64_text(b"cG9zdGdyZXM=").unwrap(), b"postgres");
+    assert_eq!(base64_text(b"////////"), None);
+    assert!(is_word(b"postgres"));
+    assert!(is_word(b"app-user.default"));
+    assert!(!is_word(b"Tq7#vLp2@xZ9wR4k"));
+}
+
+#[test]
+fn encoded_placeholders_are_reported_by_no_rule() {
+    // A URL password whose escape hides the placeholder word.
+    assert!(!reported(
+        "HTTPS_PROXY=http://svc:p%40ssw0rd%21%21@proxy.corp.local:3128"
+    ));
+    assert!(reported(
+        "HTTPS_PROXY=http://svc:9v840G8R3d%40RsrNzCzwrM@proxy.corp.local:3128"
+    ));
+    assert!(!reported("db_password = \"P@55w0rd_Ex@mple\""));
+    assert!(reported("db_password = \"9v840G8R3dRsrNzCzwrM\""));
+    let secret = |value: &str| {
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: {value}\n")
+    };
+    // postgres, example-app-secret; then Tq7#vLp2@xZ9wR4k.
+    assert_eq!(rules_for(&secret("cG9zdGdyZXM=")), Vec::<String>::new());
+    assert!(!reported(&secret("ZXhhbXBsZS1hcHAtc2VjcmV0")));
+    assert!(reported(&secret("VHE3I3ZMcDJAeFo5d1I0aw==")));
+}
+
+#[test]
+fn pagination_and_vocabulary_tokens_are_not_credentials() {
+    assert_eq!(
+        key_before(b"  \"nextPageToken\": \""),
+        Some("nextPageToken".into())
+    );
+    assert_eq!(
+        key_before(b"config['eos_token'] = '"),
+        Some("eos_token".into())
+    );
+    assert_eq!(key_before(b"token="), Some("token".into()));
+    assert_eq!(key_before(b"no key here "), None);
+    assert!(not_credential_token(
+        b"\"nextPageToken\": \"",
+        b"9v840G8R3dRsrNzCzwrM"
+    ));
+    assert!(not_credential_token(b"token=\"", b"charturnerv2"));
+    assert!(!not_credential_token(b"token=\"", b"9v840G8R3dRsrNzCzwrM"));
+    assert!(!not_credential_token(b"api_key=\"", b"charturnerv2"));
+    assert!(!reported(
+        "{\"nextPageToken\": \"CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA\"}"
+    ));
+    assert!(!reported(
+        "pipe.load_textual_inversion(path, token=\"charturnerv2\")"
+    ));
+    assert!(reported(
+        "{\"auth_token\": \"CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA\"}"
+    ));
+    assert!(reported("client(token=\"9v840G8R3dRsrNzCzwrM\")"));
+}
+
+#[test]
+fn code_and_words_are_not_literals() {
+    for code in [
+        "Lösenord",
+        "Slaptažodis",
+        "x25519.X25519PrivateKey",
+        "settings.SECRET_KEY2",
+        ",DuplicateBinding:",
+        "foo;",
+    ] {
+        assert!(code_or_words(code.as_bytes()), "{code}");
+    }
+    for literal in [
+        "9v840G8R3dRsrNzCzwrM",
+        "Pässwörter9",
+        "ÜberGeheim",
+        "Tq7#vLp2@xZ9wR4k",
+        "a.b",
+    ] {
+        assert!(!code_or_words(literal.as_bytes()), "{literal}");
+    }
+    assert!(!reported(
+        "labels = {password:`Lösenord`, login:`Logga in`}"
+    ));
+    assert!(!reported("private_key: x25519.X25519PrivateKey"));
+    assert!(!reported(
+        "m={DefaultRestParameter:\"Unexpected token =\",DuplicateBinding:\"Duplicate binding\"}"
+    ));
+    assert!(reported("labels = {password:`Tq7vLp2xZ9wR4kWq`}"));
+}

@@ -288,9 +288,17 @@ fn code_or_words(secret: &[u8]) -> bool {
         && !s.is_ascii()
         && !s.chars().skip(1).any(char::is_uppercase);
     let segments: Vec<&str> = s.split('.').collect();
+    // Identifier segments are short words with a number or two (`X25519PrivateKey`); the
+    // segments of a token (a JWT's) are long and scatter their digits.
     let dotted = segments.len() >= 2
         && segments.iter().all(|seg| {
-            seg.len() >= 2
+            let digit_runs = seg
+                .as_bytes()
+                .windows(2)
+                .filter(|w| !w[0].is_ascii_digit() && w[1].is_ascii_digit())
+                .count();
+            (2..=24).contains(&seg.len())
+                && digit_runs <= 2
                 && seg.starts_with(|c: char| c.is_ascii_alphabetic())
                 && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         });

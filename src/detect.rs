@@ -411,7 +411,16 @@ impl<'c> Detector<'c> {
         if is_placeholder(secret) {
             return Verdict::NotASecret;
         }
-        if plausible::stand_in(rule, text, start, end, &is_stand_in_text).is_some() {
+        if plausible::stand_in(
+            rule,
+            text,
+            start,
+            end,
+            &is_placeholder,
+            &has_generic_stopword,
+        )
+        .is_some()
+        {
             // A stand-in written in a provider's format is claimed by that format: no generic
             // rule may report it either (a claimless JWT after `token:`).
             return match rule.spec.kind {
@@ -679,13 +688,12 @@ pub fn shannon_entropy(data: &[u8]) -> f64 {
 /// turns up by chance: `your` sits somewhere in about 1 in 200 random 2048-bit RSA key bodies.
 const LONG_SECRET: usize = 128;
 
-/// A decoded value that is a placeholder or a generic stop word (`password`, `secret`).
-fn is_stand_in_text(decoded: &[u8]) -> bool {
-    let lower = decoded.to_ascii_lowercase();
-    is_placeholder(decoded)
-        || GENERIC_STOPWORDS
-            .iter()
-            .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
+/// Whether a value holds one of the generic stop words (`password`, `default`).
+fn has_generic_stopword(value: &[u8]) -> bool {
+    let lower = value.to_ascii_lowercase();
+    GENERIC_STOPWORDS
+        .iter()
+        .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
 }
 
 /// Obvious stand-ins: documentation placeholders, masked values, keyboard runs.

@@ -41,13 +41,16 @@ pub enum StandIn {
 }
 
 /// Why the match `text[start..end]` of `rule` is not a credential, if it is not one.
-/// `placeholder` is the caller's placeholder/stopword test, applied to the decoded forms.
+/// `placeholder` and `stopword` are the caller's tests of a value as written, applied here to its
+/// decoded forms: placeholders for every rule, stop words (`password`, `default`) only for the
+/// key-name rules, as for values as written.
 pub fn stand_in(
     rule: &Rule,
     text: &[u8],
     start: usize,
     end: usize,
     placeholder: &dyn Fn(&[u8]) -> bool,
+    stopword: &dyn Fn(&[u8]) -> bool,
 ) -> Option<StandIn> {
     let secret = &text[start..end];
     let line_start = memchr::memrchr(b'\n', &text[..start]).map_or(0, |i| i + 1);
@@ -65,7 +68,10 @@ pub fn stand_in(
     if !random_after_prefix(secret) {
         return Some(StandIn::NoRandomness);
     }
-    if encoded_placeholder(rule.spec.kind, secret, placeholder) {
+    let stand_in_word = |decoded: &[u8]| {
+        placeholder(decoded) || (rule.spec.kind == Kind::Generic && stopword(decoded))
+    };
+    if encoded_placeholder(rule.spec.kind, secret, &stand_in_word) {
         return Some(StandIn::EncodedPlaceholder);
     }
     if rule.spec.kind == Kind::Generic && not_credential_token(before, secret) {
@@ -179,31 +185,24 @@ fn variable_name(secret: &[u8]) -> bool {
 /// The forms a placeholder takes behind an encoding, decoded: percent-escapes and leetspeak
 /// (a URL's `p%40ssw0rd`), and base64 for the rules without a token format (a Secret's
 /// `cG9zdGdyZXM=`): random bytes decode to text that is a word about never.
-fn encoded_placeholder(kind: Kind, secret: &[u8], placeholder: &dyn Fn(&[u8]) -> bool) -> bool {
+fn encoded_placeholder(kind: Kind, secret: &[u8], stand_in_word: &dyn Fn(&[u8]) -> bool) -> bool {
     let unescaped = percent_decode(secret);
     let plain = unescaped.as_deref().unwrap_or(secret);
-    if (unescaped.is_some() && placeholder(plain)) || leet_word(plain) {
+    if (unescaped.is_some() && stand_in_word(plain)) || leet_word(plain) {
         return true;
     }
     // A generic value can be base64 too: `password: cG9zdGdyZXM=` in a Secret's data.
     kind != Kind::Specific
         && base64_text(secret)
-            .is_some_and(|text| placeholder(&text) || leet_word(&text) || is_word(&text))
+            .is_some_and(|text| stand_in_word(&text) || leet_word(&text) || is_word(&text))
 }
 
-/// Words people spell in leetspeak to pass a password-strength check while writing a sample.
-/// Only words of six letters or more: a random value spells one of them by chance about never,
-/// where `test` or `demo` turn up in one random value in a few hundred once digits read as letters.
-const LEET_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "example",
-    "secret",
-    "sample",
-    "changeme",
-    "placeholder",
-    "redacted",
-];
+/// Placeholder words people spell in leetspeak so a sample passes a password-strength check
+/// (`P@55w0rd_Ex@mple`). Only words of six letters or more: a random value spells one by chance
+/// about never, where `test` turns up in one random value in a few hundred once digits read as
+/// letters. Not `password` or `secret`: `Passw0rd2026!` is a weak password someone uses, not a
+/// sample.
+const LEET_WORDS: &[&str] = &["example", "sample", "changeme", "placeholder", "redacted"];
 
 /// A value that reads as a placeholder word once leetspeak is read back, where the word itself was
 /// written in leetspeak (`P@55w0rd`; not the plain `secret` of a `sb_secret_` prefix).

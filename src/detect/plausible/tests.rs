@@ -151,7 +151,9 @@ fn placeholders_behind_an_encoding_are_decoded_first() {
     assert_eq!(percent_decode(b"trailing%4"), None);
     assert_eq!(unleet(b"P@55w0rd_Ex@mple"), b"password_example");
     assert!(leet_word(b"P@55w0rd_Ex@mple"));
-    assert!(leet_word(b"S3cr3tV4lu3x"));
+    assert!(leet_word(b"Ex@mpl3V4lu3x"));
+    // A weak password someone uses, not a sample.
+    assert!(!leet_word(b"Rotated!Passw0rd2026"));
     assert!(!leet_word(b"9v840G8R3dRsrNzCzwrM"));
     // No leetspeak in it: the plain-word checks decide, not this one.
     assert!(!leet_word(b"examplevalue"));
@@ -165,10 +167,13 @@ fn placeholders_behind_an_encoding_are_decoded_first() {
 
 #[test]
 fn encoded_placeholders_are_reported_by_no_rule() {
-    // A URL password whose escape hides the placeholder word.
-    assert!(!reported(
-        "HTTPS_PROXY=http://svc:p%40ssw0rd%21%21@proxy.corp.local:3128"
-    ));
+    // URL passwords whose escapes hide the placeholder.
+    for url in [
+        "HTTPS_PROXY=http://svc:%3Cproxy-pass%3E@proxy.corp.local:3128",
+        "HTTPS_PROXY=http://svc:your%5Fproxy%5Fpass1@proxy.corp.local:3128",
+    ] {
+        assert_eq!(rules_for(url), Vec::<String>::new(), "{url}");
+    }
     assert!(reported(
         "HTTPS_PROXY=http://svc:9v840G8R3d%40RsrNzCzwrM@proxy.corp.local:3128"
     ));
@@ -181,6 +186,8 @@ fn encoded_placeholders_are_reported_by_no_rule() {
     assert_eq!(rules_for(&secret("cG9zdGdyZXM=")), Vec::<String>::new());
     assert!(!reported(&secret("ZXhhbXBsZS1hcHAtc2VjcmV0")));
     assert!(reported(&secret("VHE3I3ZMcDJAeFo5d1I0aw==")));
+    // Rotated!Passw0rd2026: leetspeak for `password` alone is a weak password, still reported.
+    assert!(reported(&secret("Um90YXRlZCFQYXNzdzByZDIwMjY=")));
 }
 
 #[test]

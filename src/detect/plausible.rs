@@ -5,11 +5,12 @@
 //! - **elided**: the value is shown in part (`sk-proj-abc123...`, `…`): an ellipsis inside it or
 //!   right after it;
 //! - **encoded stand-in**: a placeholder hidden behind an encoding: percent-escapes in a URL
-//!   (`p%40ssword`), leetspeak (`P@55w0rd_Ex@mple`), or the base64 of an encoded-value rule
-//!   (a Kubernetes Secret holding `postgres` or `example-app-secret`): decoded first, then the
-//!   placeholder and word checks apply;
-//! - **no randomness**: what follows a provider prefix is a sequence, a repetition or a handful of
-//!   distinct characters (`hf_oauth_123`, `sk_123456`, `ghp_aaaa…`): a test mock, not issued;
+//!   (`%3Cpassword%3E`), leetspeak (`P@55w0rd_Ex@mple`), or base64 for the rules without a token
+//!   format (a Kubernetes Secret holding `postgres` or `example-app-secret`): decoded first, then
+//!   the checks the value as written gets apply;
+//! - **no randomness**: what follows a prefix is a sequence, a repetition, a handful of distinct
+//!   characters, or under ten characters (`hf_oauth_123`, `sk_123456`, `sk-ant-oat01-file`): a test
+//!   mock, not issued;
 //! - **claimless JWT**: a token whose payload names no expiry, subject, audience or issuer
 //!   (`exp`, `sub`, `aud`, `iss`) authenticates nobody;
 //! - **not a credential "token"**: a generic key whose token is a position in a list
@@ -18,14 +19,14 @@
 //! - **variable name as value**: `DB_PASSWORD` where the password goes (`postgres://u:DB_PASSWORD@h`)
 //!   is a reference someone forgot to expand, not a password.
 //!
-//! Invariants: every check is a pure function of the rule, the secret and its own line (bounded
-//! context), so a verdict never depends on the rest of the file or on scan order; none of the
+//! Invariants: every check is a pure function of the rule, the secret and at most 96 bytes before
+//! and 8 after it on its line, so a verdict never depends on the rest of the file or on scan order; none of the
 //! checks looks up a list of known values (that is `is_documentation_value`'s job); the decoded
 //! forms are built only for the checks and never leave this module.
 
 use crate::rules::{Checksum, Kind, Rule};
 
-/// How far before the secret the key is looked for on its line.
+/// How far before the secret the key is looked for on its line (the module's bounded context).
 const KEY_WINDOW: usize = 96;
 
 /// The principle that makes a match a stand-in (for tests and, later, `--verbose`).
@@ -53,8 +54,11 @@ pub fn stand_in(
     stopword: &dyn Fn(&[u8]) -> bool,
 ) -> Option<StandIn> {
     let secret = &text[start..end];
-    let line_start = memchr::memrchr(b'\n', &text[..start]).map_or(0, |i| i + 1);
-    let before = &text[line_start.max(start.saturating_sub(KEY_WINDOW))..start];
+    // Only the window is searched for the line start: a minified file is one long line, and a
+    // search back to its start for every match would be quadratic.
+    let from = start.saturating_sub(KEY_WINDOW);
+    let before_start = memchr::memrchr(b'\n', &text[from..start]).map_or(from, |i| from + i + 1);
+    let before = &text[before_start..start];
     let after = &text[end..text.len().min(end + 8)];
     if elided(secret, after) {
         return Some(StandIn::Elided);
@@ -65,7 +69,9 @@ pub fn stand_in(
     if variable_name(secret) {
         return Some(StandIn::VariableName);
     }
-    if !random_after_prefix(secret) {
+    if !random_after_prefix(secret)
+        || (rule.spec.kind == Kind::Generic && short_after_prefix(secret))
+    {
         return Some(StandIn::NoRandomness);
     }
     let stand_in_word = |decoded: &[u8]| {
@@ -117,10 +123,8 @@ fn body_after_prefix(secret: &[u8]) -> (&[u8], bool) {
 /// its transitions (under a third even for digits); a mock (`123456`, `aaaa`, `abcabc`) does at
 /// nearly all of them, or uses a handful of distinct characters for its whole length.
 fn random_after_prefix(secret: &[u8]) -> bool {
-    let (body, prefixed) = body_after_prefix(secret);
-    // A prefix and a word or a counter after it (`sk-ant-oat01-file`, `tok-local1`,
-    // `hf_oauth_123`): under ten characters hold too few bits for anything issued.
-    if body.len() < 3 || (prefixed && body.len() < 10) {
+    let (body, _) = body_after_prefix(secret);
+    if body.len() < 3 {
         return false;
     }
     let mut distinct = [false; 256];
@@ -141,6 +145,14 @@ fn random_after_prefix(secret: &[u8]) -> bool {
     }
     // A short unit repeated (`abcabcabc`, `1234512345`).
     !(1..=body.len() / 3).any(|unit| body.iter().zip(&body[unit..]).all(|(a, b)| a == b))
+}
+
+/// A prefix and a word or a counter after it (`sk-ant-oat01-file`, `tok-local1`, `hf_oauth_123`):
+/// under ten characters hold too few bits for anything issued. Only for key-name rules: a token
+/// format states its own length (a custom `acme_[0-9a-f]{8}` rule means eight).
+fn short_after_prefix(secret: &[u8]) -> bool {
+    let (body, prefixed) = body_after_prefix(secret);
+    prefixed && body.len() < 10
 }
 
 /// A JWT whose payload carries none of the claims that make it a credential.
@@ -165,20 +177,15 @@ fn jwt_without_claims(token: &[u8]) -> bool {
     }
 }
 
-/// An identifier in one case, made of words (`DB_PASSWORD`, `postgres_password2`): a variable's
-/// name written where its value belongs. Issued tokens mix cases or carry digits inside.
+/// An environment variable's name (`DB_PASSWORD`, `POSTGRES_PASSWORD2`): upper-case words joined
+/// by `_`, written where its value belongs. Upper case only: a lower-case token whose random part
+/// happens to hold only letters (`acme_deadbeef`, `hf_akmm…`) reads like a snake-case name too.
 fn variable_name(secret: &[u8]) -> bool {
-    let Ok(s) = std::str::from_utf8(secret) else {
-        return false;
-    };
-    let one_case =
-        !s.bytes().any(|b| b.is_ascii_lowercase()) || !s.bytes().any(|b| b.is_ascii_uppercase());
-    let segments: Vec<&str> = s.split('_').collect();
-    one_case
-        && segments.len() >= 2
+    let segments: Vec<&[u8]> = secret.split(|&b| b == b'_').collect();
+    segments.len() >= 2
         && segments.iter().all(|seg| {
-            let letters = seg.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
-            letters >= 2 && seg.bytes().skip(letters).all(|b| b.is_ascii_digit())
+            let letters = seg.iter().take_while(|b| b.is_ascii_uppercase()).count();
+            letters >= 2 && seg[letters..].iter().all(u8::is_ascii_digit)
         })
 }
 

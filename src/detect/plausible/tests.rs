@@ -53,10 +53,6 @@ fn prefix_bodies_without_randomness_are_mocks() {
         b"ghp_abcabcabcabcabcabcabcabcabcabcabcabc",
         b"xoxb-1212121212-1212121212",
         b"hf_12",
-        b"sk-ant-oat01-file",
-        b"tok-local1",
-        b"ed25519-key",
-        b"unused-under-sigv4",
     ] {
         assert!(
             !random_after_prefix(mock),
@@ -64,10 +60,29 @@ fn prefix_bodies_without_randomness_are_mocks() {
             String::from_utf8_lossy(mock)
         );
     }
+    for short in [
+        &b"sk-ant-oat01-file"[..],
+        b"tok-local1",
+        b"ed25519-key",
+        b"unused-under-sigv4",
+    ] {
+        assert!(
+            short_after_prefix(short),
+            "{}",
+            String::from_utf8_lossy(short)
+        );
+    }
+    assert!(
+        !short_after_prefix(b"Xk9mQ2Lp"),
+        "no prefix: the other checks decide"
+    );
+    assert!(!short_after_prefix(b"tok-KRhQGk3rkAji"));
     for token in [
         &b"hf_KRhQGk3rkAjiiDYtayeuw9SHtIRIKMMf70"[..],
         b"9v840G8R3dRsrNzCzwrM",
         b"sk-proj-zsxoXvvdellP8C5O",
+        // A custom format's short random part: its rule states the length.
+        b"acme_3f9a1c7e",
         // Telegram's numeric bot id before a random part.
         b"123456789:AAHxk9HT5qqAoSFf295sxHmHJvR7H0EvQJx",
     ] {
@@ -122,7 +137,7 @@ fn jwts_without_credential_claims_authenticate_nobody() {
 
 #[test]
 fn variable_names_are_not_passwords() {
-    for name in [&b"DB_PASSWORD"[..], b"POSTGRES_PASSWORD2", b"db_password"] {
+    for name in [&b"DB_PASSWORD"[..], b"POSTGRES_PASSWORD2", b"YUAN2_API_KEY"] {
         assert!(variable_name(name), "{}", String::from_utf8_lossy(name));
     }
     for value in [
@@ -131,6 +146,7 @@ fn variable_names_are_not_passwords() {
         b"AB_C",
         b"x9_K2mQ_7Lp",
         b"S3CR3T_V4LU3",
+        b"acme_deadbeef",
     ] {
         assert!(!variable_name(value), "{}", String::from_utf8_lossy(value));
     }

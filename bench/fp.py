@@ -31,7 +31,7 @@ FP_PACKAGES = ["transformers", "django"]
 
 # `--corpus ml` (issue 14): source distributions of ML libraries, SDKs and agent frameworks, whose
 # sdists carry what their wheels leave out: example notebooks with their outputs, docs, tests with
-# mocked credentials, and Helm charts / Kubernetes manifests (zenml, dask-kubernetes, jina,
+# mocked credentials, and Helm charts / Kubernetes manifests (dask-kubernetes, epik8s-tools, jina,
 # skypilot). Pinned so runs on different days count the same bytes.
 ML_SDISTS = [
     # hub clients, SDKs and training libraries
@@ -49,6 +49,8 @@ ML_SDISTS = [
     "mlxtend==0.25.0",
     "gpytorch==1.15.2",
     "botorch==0.18.1",
+    "sktime==1.2.0",
+    "dowhy==0.14",
     # provider SDKs and agent frameworks
     "openai==3.63.0",
     "anthropic==2.17.0",
@@ -58,13 +60,14 @@ ML_SDISTS = [
     "dspy==3.4.1",
     "guidance==0.3.1",
     "ragas==0.4.3",
-    # MLOps and serving (Kubernetes manifests, the dask-kubernetes-operator Helm chart)
+    # MLOps and serving (Kubernetes manifests, the dask-kubernetes-operator Helm chart, Helm values)
     "mlflow==3.18.0",
     "zenml==0.98.0",
     "skypilot==0.14.1",
     "dask-kubernetes==2026.3.0",
     "jina==3.34.0",
     "gradio==6.31.0",
+    "epik8s-tools==0.17.0",
     # notebook tooling whose sdists ship executed notebooks (outputs included)
     "jupytext==1.19.7",
     "nbdime==4.0.4",
@@ -98,6 +101,7 @@ def pip_sdist(spec: str) -> Path:
         raise RuntimeError(f"cannot fetch the sdist of {spec}: {r.stderr.strip()[-300:]}")
     shutil.unpack_archive(str(archives[0]), str(d / "src"))
     archives[0].unlink()
+    (d / "dist").rmdir()
     bench.write_stamp(d, spec)
     return d
 

@@ -18,4 +18,5 @@ mod models;
 mod notebooks;
 mod settings;
 mod staged;
+mod standins;
 mod workflows;

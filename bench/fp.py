@@ -8,6 +8,10 @@ printed in full: leakgate redacts them and --show-secrets is never passed. With 
 N findings are shown with their source line, the secret's span replaced by its redacted form
 (the whole rest of the line is masked when the span cannot be located).
 
+With --corpus ml the staged tree is instead the source distributions pinned in ML_SDISTS (ML
+libraries, SDKs, agent frameworks, MLOps tools with Kubernetes manifests and a Helm chart,
+notebook tools with executed notebooks): issue 14's measurement on real ML code.
+
 Run through bench/fp.sh. Standard library only; shares the input cache with bench.py.
 """
 

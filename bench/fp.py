@@ -8,6 +8,10 @@ printed in full: leakgate redacts them and --show-secrets is never passed. With 
 N findings are shown with their source line, the secret's span replaced by its redacted form
 (the whole rest of the line is masked when the span cannot be located).
 
+With --corpus ml the staged tree is instead the source distributions pinned in ML_SDISTS (ML
+libraries, SDKs, agent frameworks, MLOps tools with Kubernetes manifests and a Helm chart,
+notebook tools with executed notebooks): issue 14's measurement on real ML code.
+
 Run through bench/fp.sh. Standard library only; shares the input cache with bench.py.
 """
 
@@ -18,6 +22,7 @@ import collections
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +32,102 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402  (the cache, pip and git helpers)
 
 FP_PACKAGES = ["transformers", "django"]
+
+# `--corpus ml` (issue 14): source distributions of ML libraries, SDKs and agent frameworks, whose
+# sdists carry what their wheels leave out: example notebooks with their outputs, docs, tests with
+# mocked credentials, and Helm charts / Kubernetes manifests (dask-kubernetes, epik8s-tools, jina,
+# skypilot). Pinned so runs on different days count the same bytes.
+ML_SDISTS = [
+    # hub clients, SDKs and training libraries
+    "transformers==5.25.0",
+    "diffusers==0.42.1",
+    "datasets==5.2.0",
+    "peft==0.21.2",
+    "trl==1.16.0",
+    "accelerate==1.16.0",
+    "huggingface_hub==2.4.0",
+    "sentence-transformers==6.3.0",
+    "evaluate==0.4.6",
+    "fastai==2.8.12",
+    "shap==0.51.0",
+    "mlxtend==0.25.0",
+    "gpytorch==1.15.2",
+    "botorch==0.18.1",
+    "sktime==1.2.0",
+    "dowhy==0.14",
+    # provider SDKs and agent frameworks
+    "openai==3.63.0",
+    "anthropic==2.17.0",
+    "langchain-community==0.4.2",
+    "llama-index-core==0.14.25",
+    "semantic-kernel==1.45.0",
+    "dspy==3.4.1",
+    "guidance==0.3.1",
+    "ragas==0.4.3",
+    # MLOps and serving (Kubernetes manifests, the dask-kubernetes-operator Helm chart, Helm values)
+    "mlflow==3.18.0",
+    "zenml==0.98.0",
+    "skypilot==0.14.1",
+    "dask-kubernetes==2026.3.0",
+    "jina==3.34.0",
+    "gradio==6.31.0",
+    "epik8s-tools==0.17.0",
+    # notebook tooling whose sdists ship executed notebooks (outputs included)
+    "jupytext==1.19.7",
+    "nbdime==4.0.4",
+    "nbconvert==7.17.2",
+    "nbsphinx==0.9.8",
+    "nbformat==5.11.1",
+    "nbclient==0.11.0",
+    "papermill==2.7.0",
+    "myst-nb==1.4.0",
+    "voila==0.5.13",
+    "nbdev==3.3.26",
+]
+
+
+def pip_sdist(spec: str) -> Path:
+    """The unpacked source distribution of one pinned requirement, cached: `pip download` with
+    binaries refused for that package only (its build backend may still come as a wheel)."""
+    name = spec.split("==")[0]
+    d = bench.CACHE / "sdists" / re.sub(r"[^A-Za-z0-9_.-]+", "-", spec)
+    if bench.stamp_ok(d, spec):
+        return d
+    bench.fresh_dir(d)
+    bench.log(f"pip download --no-deps --no-binary {name} {spec}")
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", name,
+         "--disable-pip-version-check", "-d", str(d / "dist"), spec],
+        capture_output=True, text=True,
+    )
+    archives = list((d / "dist").glob("*")) if (d / "dist").is_dir() else []
+    if r.returncode != 0 or len(archives) != 1:
+        raise RuntimeError(f"cannot fetch the sdist of {spec}: {r.stderr.strip()[-300:]}")
+    shutil.unpack_archive(str(archives[0]), str(d / "src"))
+    archives[0].unlink()
+    (d / "dist").rmdir()
+    bench.write_stamp(d, spec)
+    return d
+
+
+def build_ml_repo() -> tuple[Path, str]:
+    parts = []
+    for spec in ML_SDISTS:
+        src = pip_sdist(spec) / "src"
+        # An sdist unpacks to one `name-version/` folder.
+        (top,) = list(src.iterdir())
+        parts.append((top.name, top))
+    label = f"{len(ML_SDISTS)} pinned ML sdists (ML_SDISTS in bench/fp.py)"
+    d = bench.CACHE / "repos" / "fp-ml"
+    key = f"{bench.GEN_VERSION} " + ", ".join(ML_SDISTS)
+    if not bench.stamp_ok(d, key):
+        bench.log(f"building {d}")
+        bench.init_repo(d)
+        bench.copy_tree(parts, d)
+        # Nested .gitignore files would hide part of a package from `git add -A`.
+        bench.git(d, "add", "-A", "--force")
+        bench.write_stamp(d, key)
+    return d, label
 
 
 def build_repo(extra: list[str]) -> tuple[Path, str]:
@@ -88,11 +189,19 @@ def main() -> int:
                     help="show N findings (spread over the rules) with their masked line")
     ap.add_argument("--extra", nargs="*", default=[], metavar="DIST",
                     help="more PyPI distributions to add (e.g. SDKs of token-issuing services)")
+    ap.add_argument("--corpus", choices=["code", "ml"], default="code",
+                    help="code: transformers + django wheels (+ --extra); ml: the pinned ML "
+                    "sdists with notebooks, docs and Helm charts (ML_SDISTS)")
     args = ap.parse_args()
     bench.CACHE.mkdir(parents=True, exist_ok=True)
-    repo, label = build_repo(args.extra)
+    if args.corpus == "ml":
+        repo, label = build_ml_repo()
+        default_tsv = "fp-ml-findings.tsv"
+    else:
+        repo, label = build_repo(args.extra)
+        default_tsv = "fp-extra-findings.tsv" if args.extra else "fp-findings.tsv"
     if args.tsv is None:
-        args.tsv = bench.CACHE / ("fp-extra-findings.tsv" if args.extra else "fp-findings.tsv")
+        args.tsv = bench.CACHE / default_tsv
 
     r = subprocess.run([str(Path(args.leakgate).resolve()), "check-staged", "--format", "json",
                         "--max-findings", "1000000000", "--no-baseline"],

@@ -18,6 +18,8 @@ use crate::decode::{self, Encoding};
 use crate::reach::{self, Reach};
 use crate::rules::{Catalog, Checksum, Kind, Rule};
 
+mod plausible;
+
 /// Markers that suppress the findings of the line they are on. `gitleaks:allow` and
 /// `pragma: allowlist secret` (detect-secrets) are honoured so teams can migrate.
 pub const INLINE_ALLOW: &[&str] = &[
@@ -356,7 +358,7 @@ impl<'c> Detector<'c> {
             // can be the left-hand boundary of the next token (`tok_A,tok_B`).
             at = next_start(text, end, whole.start());
             let secret = &text[start..end];
-            match self.judge(idx, rule, secret) {
+            match self.judge(idx, rule, text, start, end) {
                 Verdict::Finding(checksum) => out.push(Match {
                     rule: idx,
                     start,
@@ -373,7 +375,8 @@ impl<'c> Detector<'c> {
         }
     }
 
-    fn judge(&self, idx: usize, rule: &Rule, secret: &[u8]) -> Verdict {
+    fn judge(&self, idx: usize, rule: &Rule, text: &[u8], start: usize, end: usize) -> Verdict {
+        let secret = &text[start..end];
         if secret.is_empty() || is_documentation_value(secret) {
             return Verdict::NotASecret;
         }
@@ -384,6 +387,23 @@ impl<'c> Detector<'c> {
         }
         if is_placeholder(secret) {
             return Verdict::NotASecret;
+        }
+        if plausible::stand_in(
+            rule,
+            text,
+            start,
+            end,
+            &is_placeholder,
+            &has_generic_stopword,
+        )
+        .is_some()
+        {
+            // A stand-in written in a provider's format is claimed by that format: no generic
+            // rule may report it either (a claimless JWT after `token:`).
+            return match rule.spec.kind {
+                Kind::Specific => Verdict::Malformed,
+                _ => Verdict::NotASecret,
+            };
         }
         match rule.spec.kind {
             Kind::Generic if !generic_value_is_secret(secret) => return Verdict::NotASecret,
@@ -647,6 +667,14 @@ pub fn shannon_entropy(data: &[u8]) -> f64 {
 /// Above this length a secret is a key block or a long token, where a short placeholder word
 /// turns up by chance: `your` sits somewhere in about 1 in 200 random 2048-bit RSA key bodies.
 const LONG_SECRET: usize = 128;
+
+/// Whether a value holds one of the generic stop words (`password`, `default`).
+fn has_generic_stopword(value: &[u8]) -> bool {
+    let lower = value.to_ascii_lowercase();
+    GENERIC_STOPWORDS
+        .iter()
+        .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
+}
 
 /// Obvious stand-ins: documentation placeholders, masked values, keyboard runs.
 pub fn is_placeholder(secret: &[u8]) -> bool {

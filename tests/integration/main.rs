@@ -23,4 +23,5 @@ mod notebooks;
 mod rules_catalog;
 mod settings;
 mod staged;
+mod standins;
 mod workflows;

@@ -20,5 +20,33 @@ fn a_blob_of_exactly_max_blob_size_is_scanned_one_byte_more_is_not() {
     r.stage("edge.py", format!("#{body}"));
     let v = r.leakgate(&["check-staged", "--format", "json", "--max-blob-size", "100"]);
     v.code(0);
-    assert_eq!(v.json()["skipped"][0]["path"], "edge.py");
+    let v = v.json();
+    assert_eq!(v["skipped"][0]["path"], "edge.py");
+    // Never silently: a note says the file was not scanned and how to scan it.
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("edge.py was NOT scanned") && notes.contains("raise the limit"),
+        "{v:#}"
+    );
+}
+
+/// The lines of `findings` in a JSON report.
+fn lines(v: &serde_json::Value) -> Vec<u64> {
+    let all = v["findings"].as_array().unwrap();
+    all.iter().map(|f| f["line"].as_u64().unwrap()).collect()
+}
+
+/// Whether a line "only moved" is decided per line: a verdict remembered for one line (to
+/// search a line holding many secrets once) must not carry over to a secret on another line.
+#[test]
+fn a_moved_secret_and_a_new_one_in_one_edit_are_judged_line_by_line() {
+    let r = TestRepo::new();
+    r.stage("a.py", format!("x = 1\nA = '{HF_A}'\n"));
+    r.commit("base");
+    // The old token moves up (and is re-indented); a new one is added below it.
+    r.stage("a.py", format!("  A = '{HF_A}'\nx = 1\nB = '{HF_B}'\n"));
+    assert_eq!(lines(&r.check_json(1)), [3]);
+    // New first, moved second.
+    r.stage("a.py", format!("B = '{HF_B}'\nx = 1\n  A = '{HF_A}'\n"));
+    assert_eq!(lines(&r.check_json(1)), [1]);
 }

@@ -50,3 +50,38 @@ fn a_moved_secret_and_a_new_one_in_one_edit_are_judged_line_by_line() {
     r.stage("a.py", format!("B = '{HF_B}'\nx = 1\n  A = '{HF_A}'\n"));
     assert_eq!(lines(&r.check_json(1)), [1]);
 }
+
+/// A synthetic PEM body (seeded xorshift base64, opening with `MIIA`: a DER SEQUENCE whose
+/// declared length fits in the body, as the `pem-der` structural check requires).
+fn key_body(seed: u64) -> String {
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = String::from("MIIA");
+    for line in 0..10 {
+        for _ in 0..if line == 0 { 60 } else { 64 } {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.push(B64[(x % 64) as usize] as char);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A key block that starts on a line whose other secret only moved is still judged on its own
+/// lines: the moved verdict of that line must not be reused for a secret running past it.
+#[test]
+fn a_new_key_starting_on_a_line_with_a_moved_token_is_reported() {
+    let r = TestRepo::new();
+    let head = format!("T = '{HF_A}' # -----BEGIN PRIVATE KEY-----\n");
+    r.stage("k.py", format!("x\n{head}"));
+    r.commit("base");
+    let body = key_body(7);
+    r.stage(
+        "k.py",
+        format!("x\n  {head}{body}-----END PRIVATE KEY-----\n"),
+    );
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "rule"), ["pem-private-key"], "{v:#}");
+}

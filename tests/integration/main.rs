@@ -17,6 +17,7 @@ mod living;
 mod models;
 mod mutants_detect;
 mod mutants_hooks;
+mod mutants_notebook;
 mod mutants_source;
 mod notebooks;
 mod settings;

@@ -74,13 +74,16 @@ fn key_body(seed: u64) -> String {
 #[test]
 fn a_new_key_starting_on_a_line_with_a_moved_token_is_reported() {
     let r = TestRepo::new();
+    // Padding puts the line far into the file, so a line end computed wrongly (from its start
+    // times its length) would reach past the whole key.
+    let top: String = (0..20).map(|i| format!("setting_{i} = {i}\n")).collect();
     let head = format!("T = '{HF_A}' # -----BEGIN PRIVATE KEY-----\n");
-    r.stage("k.py", format!("x\n{head}"));
+    r.stage("k.py", format!("{top}{head}"));
     r.commit("base");
     let body = key_body(7);
     r.stage(
         "k.py",
-        format!("x\n  {head}{body}-----END PRIVATE KEY-----\n"),
+        format!("{top}  {head}{body}-----END PRIVATE KEY-----\n"),
     );
     let v = r.check_json(1);
     assert_eq!(finding_field(&v, "rule"), ["pem-private-key"], "{v:#}");

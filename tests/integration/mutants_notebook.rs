@@ -42,6 +42,9 @@ fn notebook_finding_line_cell_line_and_column_are_each_from_their_layer() {
     assert_eq!(f["cell_line"], 2, "{v:#}");
     assert_eq!(f["line"], 7, "{v:#}");
     assert_eq!(f["column"], 6, "{v:#}");
+    // The summary counts the decoded text scanned: the two source lines, 51 bytes (`é` is two).
+    assert_eq!(v["scanned"]["lines"], 2, "{v:#}");
+    assert_eq!(v["scanned"]["bytes"], 51, "{v:#}");
 }
 
 #[test]

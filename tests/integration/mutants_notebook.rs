@@ -43,6 +43,7 @@ fn notebook_finding_line_cell_line_and_column_are_each_from_their_layer() {
     assert_eq!(f["line"], 7, "{v:#}");
     assert_eq!(f["column"], 6, "{v:#}");
     // The summary counts the decoded text scanned: the two source lines, 51 bytes (`é` is two).
+    assert_eq!(v["scanned"]["files"], 1, "{v:#}");
     assert_eq!(v["scanned"]["lines"], 2, "{v:#}");
     assert_eq!(v["scanned"]["bytes"], 51, "{v:#}");
 }
@@ -84,4 +85,44 @@ fn notebook_output_finding_column_counts_within_the_output_line() {
     assert_eq!(f["line"], 14, "{v:#}");
     // A tab then "Login ok, token ": the token starts at character 18 of the decoded line.
     assert_eq!(f["column"], 18, "{v:#}");
+}
+
+/// Mime bundles the README lists as scanned: `text/plain`, SVG (`+xml`) and `application/json`
+/// given as an array, each holding its own token.
+#[test]
+fn textual_svg_and_json_mime_outputs_are_scanned() {
+    let r = TestRepo::new();
+    let nb = format!(
+        r#"{{
+ "cells": [
+  {{
+   "cell_type": "code",
+   "source": ["show()"],
+   "metadata": {{}},
+   "execution_count": 1,
+   "outputs": [
+    {{"output_type": "execute_result", "execution_count": 1, "metadata": {{}},
+     "data": {{"text/plain": ["'{HF_A}'"]}}}},
+    {{"output_type": "display_data", "metadata": {{}},
+     "data": {{"image/svg+xml": ["<svg><text>{HF_B}</text></svg>"]}}}},
+    {{"output_type": "display_data", "metadata": {{}},
+     "data": {{"application/json": ["{HF_C}"]}}}}
+   ]
+  }}
+ ],
+ "metadata": {{}},
+ "nbformat": 4,
+ "nbformat_minor": 5
+}}
+"#
+    );
+    r.stage("nb.ipynb", nb);
+    let v = r.check_json(1);
+    let outputs: Vec<u64> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["output"].as_u64().unwrap())
+        .collect();
+    assert_eq!(outputs, [1, 2, 3], "{v:#}");
 }

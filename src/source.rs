@@ -747,4 +747,55 @@ mod tests {
         assert!(!is_binary(&normalize_text(&bytes)));
         assert!(is_binary(b"a\0b"));
     }
+
+    // Mutation-tested (issue 18): a big-endian BOM and a UTF-8 BOM each have their own arm.
+    #[test]
+    fn utf16_big_endian_and_a_utf8_bom_are_normalized() {
+        let mut be = vec![0xFE, 0xFF];
+        for u in "k=é".encode_utf16() {
+            be.extend(u.to_be_bytes());
+        }
+        assert_eq!(normalize_text(&be).as_ref(), "k=é".as_bytes());
+        assert_eq!(normalize_text(b"\xEF\xBB\xBFk=1").as_ref(), b"k=1");
+        assert_eq!(normalize_text(b"k=1").as_ref(), b"k=1");
+        assert!(!is_binary(b"plain text"));
+    }
+
+    #[test]
+    fn count_lines_counts_an_unterminated_last_line() {
+        assert_eq!(count_lines(b""), 0);
+        assert_eq!(count_lines(b"a\n"), 1);
+        assert_eq!(count_lines(b"a\nb"), 2);
+        assert_eq!(count_lines(b"a\nb\n\n"), 3);
+    }
+
+    /// `only_moved` on "keep\n  tok=AAA\nnew=BBB\n" with lines 2 and 3 added; `old` holds the
+    /// trimmed lines of the previous version.
+    fn moved(span: std::ops::Range<usize>, old: &[&str]) -> bool {
+        let text = b"keep\n  tok=AAA\nnew=BBB\n";
+        let old: HashSet<&[u8]> = old.iter().map(|l| l.as_bytes()).collect();
+        let start = text[..span.start]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let added = vec![std::ops::Range { start: 5, end: 23 }];
+        only_moved(text, &added, start, span.end, &old)
+    }
+
+    #[test]
+    fn a_reindented_line_only_moved_and_a_new_line_did_not() {
+        // Line 2 was in the old version (re-indented): moved.
+        assert!(moved(11..14, &["keep", "tok=AAA"]));
+        // Line 3 is new.
+        assert!(!moved(19..22, &["keep", "tok=AAA"]));
+        // A span ending just after line 2's newline touches line 2 only.
+        assert!(moved(11..15, &["tok=AAA"]));
+    }
+
+    #[test]
+    fn a_secret_over_two_lines_is_new_when_either_line_is() {
+        assert!(!moved(11..22, &["tok=AAA"]));
+        assert!(!moved(11..22, &["new=BBB"]));
+        assert!(moved(11..22, &["tok=AAA", "new=BBB"]));
+    }
 }

@@ -1,0 +1,95 @@
+//! The boundaries of detect's value filters, pinned where cargo-mutants showed they could move
+//! unnoticed (issue 18): the length limits of a generic value, the letters-only ratio, the
+//! class and entropy checks, each path and URL prefix, and the length above which a secret
+//! counts as long for the placeholder words. Pure calls of the public filters, no process.
+//!
+//! Invariant: every value here is synthetic and each row is rejected or accepted by exactly the
+//! check it names, so moving that check's bound flips that row.
+
+use leakgate::detect::{generic_value_is_secret, is_placeholder};
+
+fn generic(cases: &[(&str, bool, &str)]) {
+    for (value, want, why) in cases {
+        assert_eq!(
+            generic_value_is_secret(value.as_bytes()),
+            *want,
+            "{value:?}: {why}"
+        );
+    }
+}
+
+#[test]
+fn generic_value_length_limits_are_8_and_200_inclusive() {
+    let long = |n: usize| -> String {
+        // A fixed high-entropy cycle over the base62 alphabet (no stopword, no run).
+        let alphabet = b"q7XkP2mZr9VbT4wLc8NsJ3hYd6GfA5eUt0KoB1iRx";
+        (0..n)
+            .map(|i| alphabet[(i * 7) % alphabet.len()] as char)
+            .collect()
+    };
+    generic(&[
+        ("Zr8#qL2v", true, "8 characters is long enough"),
+        ("Zr8#qL2", false, "7 characters is too short"),
+        (&long(200), true, "200 characters is not too long"),
+        (&long(201), false, "201 characters is too long"),
+    ]);
+}
+
+#[test]
+fn generic_value_that_is_a_path_or_url_is_not_a_secret() {
+    generic(&[
+        ("Zr8qL2vWm9xT4k", true, "the same value without a prefix"),
+        ("/Zr8qL2vWm9xT4k", false, "absolute path"),
+        ("./Zr8qL2vWm9xT4k", false, "relative path"),
+        ("../Zr8qL2vWm9xT4k", false, "parent path"),
+        ("~/Zr8qL2vWm9xT4k", false, "home path"),
+        ("s3://Zr8qL2vWm9xT4k", false, "URL"),
+        ("Zr8qL2v\\Wm9xT4k", false, "Windows path"),
+    ]);
+}
+
+#[test]
+fn generic_value_classes_ratio_and_entropy() {
+    generic(&[
+        (
+            "01234567890123456789012345678901",
+            false,
+            "digits only: one class",
+        ),
+        (
+            "qz#vk!wx@jp^ty&bm",
+            false,
+            "no digit and no capital: a word-like value",
+        ),
+        (
+            "QmVTxLpWrKsYdNbZ",
+            true,
+            "letters only, 16 long, balanced case",
+        ),
+        ("QmVTxLpWrKsYdN", false, "letters only needs 16 characters"),
+        (
+            "QmVtxlpwrksydnbzcgf",
+            false,
+            "letters only with few capitals: a CamelCase name",
+        ),
+        (
+            "QuiXotiC.ZePhyR-JuKeBoX.WaLtZ",
+            false,
+            "dotted and dashed words are code",
+        ),
+        ("Zr8#Zr8#Zr8#Zr8#", false, "repetitive: entropy too low"),
+    ]);
+}
+
+#[test]
+fn placeholder_words_count_in_secrets_up_to_128_characters() {
+    let body = "Qm3vT9xL".repeat(16);
+    let at_limit = format!("your{}", &body[..124]);
+    let over = format!("your{}", &body[..125]);
+    assert_eq!(at_limit.len(), 128);
+    assert!(is_placeholder(at_limit.as_bytes()), "128 is not long");
+    assert!(
+        !is_placeholder(over.as_bytes()),
+        "129 is long: `your` is chance"
+    );
+}

@@ -259,8 +259,17 @@ impl Config {
                         .any(|s| m.start <= s.start() && s.end() <= m.end)
                 };
                 if !found.iter().any(|m| m.rule == idx || covers(m)) {
+                    // Say which step dropped it: a regex that matches an example the value
+                    // checks then reject (a sequence, a placeholder, too little randomness)
+                    // needs a random-looking example, not a different regex.
+                    let why = if secrets.is_empty() {
+                        "does not match the rule's regex"
+                    } else {
+                        "matches the regex but is judged a stand-in (placeholder, sequence, \
+                         too little randomness or an allow-list); use a random-looking example"
+                    };
                     bail!(
-                        "config: custom rule `{}`: its example {:?} does not match",
+                        "config: custom rule `{}`: its example {:?} {why}",
                         spec.id,
                         crate::report::redact(ex.as_bytes())
                     );
@@ -492,6 +501,28 @@ examples = ["HF=hf_Qm7xT2vLp9RkZ4sNw8YcJd3BfGh6UaE5oX"]
         let builtin = cat.rules.iter().position(|r| r.id() == "huggingface-token");
         assert!(found.iter().any(|m| Some(m.rule) == builtin), "{found:?}");
         c.check_custom_examples(&det).unwrap();
+    }
+
+    /// An example the regex matches but the value checks drop is named as such, with the fix:
+    /// "does not match" would send the user to the regex.
+    #[test]
+    fn custom_rule_whose_example_is_a_stand_in_says_so() {
+        let text = r#"
+[[rules]]
+id = "acme-internal-token"
+title = "ACME"
+regex = '''(acme_[0-9a-f]{8})'''
+secret_group = 1
+keywords = ["acme_"]
+remediation = "Revoke."
+examples = ["acme_01234567"]
+"#;
+        let c = Config::parse(text, Path::new("x")).unwrap();
+        let cat = c.catalog().unwrap();
+        let det = Detector::new(&cat, c.policy(&cat, 2).unwrap());
+        let err = format!("{:#}", c.check_custom_examples(&det).unwrap_err());
+        assert!(err.contains("judged a stand-in"), "{err}");
+        assert!(!err.contains("does not match"), "{err}");
     }
 
     #[test]

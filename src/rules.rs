@@ -201,24 +201,34 @@ impl Rule {
         &self.spec.id
     }
 
-    /// False only when the rule's regex cannot match anywhere in `text`: its prescreen DFA
-    /// found nothing. True when it may, or when there is no prescreen to ask (a custom rule,
-    /// DFA bytes this build cannot read, a search the DFA gave up on): the regex then decides.
-    pub fn may_match(&self, text: &[u8]) -> bool {
+    /// What the prescreen says of `text`: `Some(false)` only when the rule's regex cannot match
+    /// anywhere in it; `None` when there is no prescreen to ask (a custom rule, DFA bytes this
+    /// build cannot read) or the DFA gave up on the text.
+    pub fn prescreen_matches(&self, text: &[u8]) -> Option<bool> {
         let dfa = self.prescreen.get_or_init(|| {
-            let bytes = self.prescreen_bytes?;
             // Checked deserialisation: it validates the DFA (cost proportional to its size,
             // paid once per run and rule) instead of trusting bytes with `unsafe`.
-            Prescreen::from_bytes(bytes).ok().map(|(dfa, _)| dfa)
+            Prescreen::from_bytes(self.prescreen_bytes?)
+                .ok()
+                .map(|(dfa, _)| dfa)
         });
-        let Some(dfa) = dfa else {
-            return true;
-        };
         let input = regex_automata::Input::new(text).earliest(true);
-        !matches!(
-            regex_automata::dfa::Automaton::try_search_fwd(dfa, &input),
-            Ok(None)
-        )
+        regex_automata::dfa::Automaton::try_search_fwd(dfa.as_ref()?, &input)
+            .ok()
+            .map(|m| m.is_some())
+    }
+
+    /// Whether running the rule's regex on `text` can find anything: false only when the
+    /// prescreen rules it out. Once the regex is compiled it just runs: what the prescreen
+    /// saves is the compiling, and the regex's literal prefilter answers a large text faster
+    /// than the DFA.
+    pub fn may_match(&self, text: &[u8]) -> bool {
+        self.regex.get().is_some() || self.prescreen_matches(text) != Some(false)
+    }
+
+    /// Whether the regex has been compiled in this run (for tests of the prescreen's effect).
+    pub fn is_compiled(&self) -> bool {
+        self.regex.get().is_some()
     }
 
     /// Whether the rule has a usable prescreen (for tests and `leakgate rules`).

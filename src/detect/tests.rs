@@ -7,6 +7,37 @@ fn default_policy() -> Policy {
     }
 }
 
+/// Issue 15: a text holding every rule's keywords but no secret selects the whole catalog, and
+/// the prescreens keep most of those regexes from being compiled (a prescreen cut short to
+/// `[A-Za-z0-9_-]{16}` is met by a long keyword). Without the prescreen
+/// step in `match_rule` every selected rule would compile.
+#[test]
+fn keywords_without_secrets_compile_few_regexes() {
+    let catalog = Catalog::builtin().unwrap();
+    let mut text = Vec::new();
+    for rule in &catalog.rules {
+        for k in &rule.spec.keywords {
+            text.extend_from_slice(format!("we talk about {k} here.\n").as_bytes());
+        }
+    }
+    assert_eq!(catalog.select(&text).len(), catalog.rules.len());
+    let detector = Detector::new(&catalog, default_policy());
+    let found = detector.scan(&text, &mut Suppressed::default());
+    assert!(found.is_empty(), "{found:?}");
+    let compiled: Vec<&str> = catalog
+        .rules
+        .iter()
+        .filter(|r| r.is_compiled())
+        .map(|r| r.id())
+        .collect();
+    assert!(
+        compiled.len() * 4 < catalog.rules.len(),
+        "{} of {} rules compiled: {compiled:?}",
+        compiled.len(),
+        catalog.rules.len()
+    );
+}
+
 /// Every rule's examples yield exactly that rule's finding through the full pipeline, and its
 /// negative examples yield none of it: the catalog tests itself.
 #[test]

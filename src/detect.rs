@@ -336,10 +336,9 @@ impl<'c> Detector<'c> {
         counts: &Counts<'_>,
     ) {
         let rule = &self.catalog.rules[idx];
-        // On a small text compiling the regex costs more than the whole scan, so its prescreen
-        // decides first whether it is worth compiling; on a large one the compiled regex (with
-        // its literal prefilter) is the faster way to the same answer.
-        if text.len() <= PRESCREEN_TEXT && !rule.may_match(text) {
+        // Compiling a regex can cost more than the whole scan of an everyday commit: the rule's
+        // prescreen decides first whether it is worth compiling (see `Rule::may_match`).
+        if !rule.may_match(text) {
             return;
         }
         let re = rule.regex();
@@ -448,9 +447,6 @@ enum Verdict {
 /// Texts from this size on are scanned on several threads: below it, handing work to the
 /// thread pool costs more than it saves.
 const PARALLEL_TEXT: usize = 1 << 20;
-
-/// Texts up to this size ask a rule's prescreen before its regex runs (see `match_rule`).
-const PRESCREEN_TEXT: usize = 256 << 10;
 
 /// Bytes of context kept on each side of a decoded span: enough for a key and its operator.
 const CONTEXT: usize = 160;

@@ -41,6 +41,10 @@ const BUILT_FACTS: &[BuiltFacts] = include!(concat!(env!("OUT_DIR"), "/prescreen
 
 type Prescreen = regex_automata::dfa::sparse::DFA<&'static [u8]>;
 
+/// Bytes per rule and run that its prescreen is asked about before the rule is compiled anyway
+/// (see `Rule::may_match`). An everyday commit's windows stay far below it.
+const PRESCREEN_BUDGET: u64 = 64 << 10;
+
 /// Size limit of a compiled rule regex: generous for legitimate rules, small enough that a
 /// pathological custom rule is rejected instead of eating memory on every commit.
 const REGEX_SIZE_LIMIT: usize = 4 << 20;
@@ -163,6 +167,8 @@ pub struct Rule {
     /// rules), and the DFA read from them on first use.
     prescreen_bytes: Option<&'static [u8]>,
     prescreen: OnceLock<Option<Prescreen>>,
+    /// Bytes this rule's prescreen has been asked about in this run (see `may_match`).
+    prescreened: AtomicU64,
     /// How many lines a match can span, and whether a keyword is context outside the match.
     pub reach: Reach,
     pub contextual: bool,
@@ -192,6 +198,7 @@ impl Rule {
             regex: OnceLock::new(),
             prescreen_bytes,
             prescreen: OnceLock::new(),
+            prescreened: AtomicU64::new(0),
             reach,
             contextual,
         }
@@ -219,11 +226,18 @@ impl Rule {
     }
 
     /// Whether running the rule's regex on `text` can find anything: false only when the
-    /// prescreen rules it out. Once the regex is compiled it just runs: what the prescreen
-    /// saves is the compiling, and the regex's literal prefilter answers a large text faster
-    /// than the DFA.
+    /// prescreen rules it out. What the prescreen saves is compiling the regex, worth about as
+    /// much as a DFA pass over `PRESCREEN_BUDGET` bytes: past that volume in a run (a first
+    /// commit of thousands of files, one large text) the rule is compiled, and its regex, with
+    /// its literal prefilter, answers faster than the DFA; once compiled it just runs.
     pub fn may_match(&self, text: &[u8]) -> bool {
-        self.regex.get().is_some() || self.prescreen_matches(text) != Some(false)
+        if self.regex.get().is_some() {
+            return true;
+        }
+        let before = self
+            .prescreened
+            .fetch_add(text.len() as u64, Ordering::Relaxed);
+        before + text.len() as u64 > PRESCREEN_BUDGET || self.prescreen_matches(text) != Some(false)
     }
 
     /// Whether the regex has been compiled in this run (for tests of the prescreen's effect).

@@ -479,68 +479,53 @@ negative_examples = ["acme_notatoken"]
         c.settings(Settings::default()).unwrap();
     }
 
+    /// A config of one custom rule (keyword `hf_` or `acme_`, as its regex says) with one
+    /// example, and what checking its examples says.
+    fn one_custom_rule(regex: &str, example: &str) -> (Config, Result<()>) {
+        let keyword = if regex.contains("hf_") {
+            "hf_"
+        } else {
+            "acme_"
+        };
+        let text = format!(
+            "[[rules]]\nid = 'team-token'\ntitle = 'Ours'\nregex = \"\"\"{regex}\"\"\"\n\
+             secret_group = 1\nkeywords = ['{keyword}']\nremediation = 'Revoke.'\n\
+             examples = ['{example}']\n"
+        );
+        let c = Config::parse(&text, Path::new("x")).unwrap();
+        let cat = c.catalog().unwrap();
+        let checked = c.check_custom_examples(&Detector::new(&cat, c.policy(&cat, 2).unwrap()));
+        (c, checked)
+    }
+
     /// Upgrading must not break a config: a custom rule for a format the built-in catalog has
     /// since learnt (its example is now reported by the built-in rule) still loads.
     #[test]
     fn custom_rule_whose_example_a_builtin_rule_reports_is_accepted() {
-        let text = r#"
-[[rules]]
-id = "team-hf-token"
-title = "Our Hugging Face tokens"
-regex = '''(hf_[A-Za-z0-9]{34})'''
-secret_group = 1
-keywords = ["hf_"]
-remediation = "Revoke."
-examples = ["HF=hf_Qm7xT2vLp9RkZ4sNw8YcJd3BfGh6UaE5oX"]
-"#;
-        let c = Config::parse(text, Path::new("x")).unwrap();
+        let ex = "HF=hf_Qm7xT2vLp9RkZ4sNw8YcJd3BfGh6UaE5oX";
+        let (c, checked) = one_custom_rule("(hf_[A-Za-z0-9]{34})", ex);
         let cat = c.catalog().unwrap();
         let det = Detector::new(&cat, c.policy(&cat, 2).unwrap());
-        let ex = b"HF=hf_Qm7xT2vLp9RkZ4sNw8YcJd3BfGh6UaE5oX";
-        let found = det.scan(ex, &mut Default::default());
+        let found = det.scan(ex.as_bytes(), &mut Default::default());
         let builtin = cat.rules.iter().position(|r| r.id() == "huggingface-token");
         assert!(found.iter().any(|m| Some(m.rule) == builtin), "{found:?}");
-        c.check_custom_examples(&det).unwrap();
+        checked.unwrap();
     }
 
     /// An example the regex matches but the value checks drop is named as such, with the fix:
     /// "does not match" would send the user to the regex.
     #[test]
     fn custom_rule_whose_example_is_a_stand_in_says_so() {
-        let text = r#"
-[[rules]]
-id = "acme-internal-token"
-title = "ACME"
-regex = '''(acme_[0-9a-f]{8})'''
-secret_group = 1
-keywords = ["acme_"]
-remediation = "Revoke."
-examples = ["acme_01234567"]
-"#;
-        let c = Config::parse(text, Path::new("x")).unwrap();
-        let cat = c.catalog().unwrap();
-        let det = Detector::new(&cat, c.policy(&cat, 2).unwrap());
-        let err = format!("{:#}", c.check_custom_examples(&det).unwrap_err());
+        let (_, checked) = one_custom_rule("(acme_[0-9a-f]{8})", "acme_01234567");
+        let err = format!("{:#}", checked.unwrap_err());
         assert!(err.contains("judged a stand-in"), "{err}");
         assert!(!err.contains("does not match"), "{err}");
     }
 
     #[test]
     fn custom_rule_whose_example_fails_is_rejected() {
-        let text = r#"
-[[rules]]
-id = "acme-internal-token"
-title = "ACME"
-regex = '''(acme_[0-9a-f]{32})'''
-secret_group = 1
-keywords = ["acme_"]
-remediation = "Revoke."
-examples = ["acme_tooshort"]
-"#;
-        let c = Config::parse(text, Path::new("x")).unwrap();
-        let cat = c.catalog().unwrap();
-        let det = Detector::new(&cat, c.policy(&cat, 2).unwrap());
-        let err = format!("{:#}", c.check_custom_examples(&det).unwrap_err());
+        let (_, checked) = one_custom_rule("(acme_[0-9a-f]{32})", "acme_tooshort");
+        let err = format!("{:#}", checked.unwrap_err());
         assert!(err.contains("does not match"), "{err}");
     }
 }

@@ -293,8 +293,8 @@ pub struct Catalog {
     always: Vec<usize>,
     /// The widest reach of a rule whose match holds its keyword (see `select_wide`).
     pub window_lines: u32,
-    /// The keyword prefilter of the contextual and whole-file rules only, built on first use.
-    wide: OnceLock<Option<(AhoCorasick, Vec<usize>)>>,
+    /// Substring finders for the contextual and whole-file rules' keywords, built on first use.
+    wide: OnceLock<Vec<(memchr::memmem::Finder<'static>, usize)>>,
 }
 
 impl Catalog {
@@ -341,8 +341,8 @@ impl Catalog {
             }
         }
         let keywords = Keywords {
-            small: keyword_automaton(&patterns, AhoCorasickKind::ContiguousNFA)
-                .context("building the keyword prefilter")?,
+            table: KeywordTable::new(&patterns),
+            small: OnceLock::new(),
             large: OnceLock::new(),
             patterns,
             scanned: AtomicU64::new(0),
@@ -377,38 +377,47 @@ impl Catalog {
     /// `select`, restricted to the wide rules (`is_wide`). Every other rule's match holds its
     /// keyword within `window_lines` lines of an added line it touches, so those are selected
     /// in the windows around the added lines: the pass over the whole file needs only the few
-    /// wide rules' keywords, an automaton small enough for a vectorised literal search.
+    /// wide rules' keywords, each looked for with a vectorised substring search in a
+    /// lower-cased copy of the text, made a chunk at a time so a large file is not held twice.
     pub fn select_wide(&self, text: &[u8]) -> Vec<usize> {
-        let wide = self.wide.get_or_init(|| {
-            let (mut patterns, mut owner) = (Vec::new(), Vec::new());
+        let finders = self.wide.get_or_init(|| {
+            let mut finders = Vec::new();
             for (i, rule) in self.rules.iter().enumerate() {
                 if self.is_wide(i) {
                     for k in &rule.spec.keywords {
-                        patterns.push(k.as_bytes().to_vec());
-                        owner.push(i);
+                        finders.push((memchr::memmem::Finder::new(k.as_bytes()).into_owned(), i));
                     }
                 }
             }
-            keyword_automaton(&patterns, AhoCorasickKind::ContiguousNFA)
-                .ok()
-                .map(|ac| (ac, owner))
+            finders
         });
         let mut hit = vec![false; self.rules.len()];
         for &i in &self.always {
             hit[i] = self.is_wide(i);
         }
-        match wide {
-            Some((ac, owner)) => {
-                for m in ac.find_overlapping_iter(text) {
-                    hit[owner[m.pattern().as_usize()]] = true;
+        // Chunks overlap by the longest keyword less one byte: an occurrence across a border
+        // lies whole in one of them.
+        let overlap = finders
+            .iter()
+            .map(|(f, _)| f.needle().len())
+            .max()
+            .unwrap_or(1)
+            - 1;
+        let mut lower = Vec::new();
+        let mut start = 0;
+        loop {
+            let end = (start + WIDE_CHUNK).min(text.len());
+            lower.clear();
+            lower.extend(text[start..end].iter().map(u8::to_ascii_lowercase));
+            for (finder, rule) in finders {
+                if !hit[*rule] && finder.find(&lower).is_some() {
+                    hit[*rule] = true;
                 }
             }
-            // Could not build the small automaton: the whole catalog's, filtered.
-            None => {
-                for i in self.select(text) {
-                    hit[i] = self.is_wide(i);
-                }
+            if end == text.len() {
+                break;
             }
+            start = end - overlap.min(end - start - 1);
         }
         hit.iter()
             .enumerate()
@@ -423,16 +432,26 @@ impl Catalog {
         for &i in &self.always {
             hit[i] = true;
         }
-        let mut remaining = self.rules.len() - self.always.len();
-        for m in self.keywords.for_text(text).find_overlapping_iter(text) {
-            let r = self.keyword_rule[m.pattern().as_usize()];
-            if !hit[r] {
-                hit[r] = true;
-                remaining -= 1;
-                if remaining == 0 {
-                    break;
+        match self.keywords.for_text(text) {
+            Some(ac) => {
+                let mut remaining = self.rules.len() - self.always.len();
+                for m in ac.find_overlapping_iter(text) {
+                    let r = self.keyword_rule[m.pattern().as_usize()];
+                    if !hit[r] {
+                        hit[r] = true;
+                        remaining -= 1;
+                        if remaining == 0 {
+                            break;
+                        }
+                    }
                 }
             }
+            None => self
+                .keywords
+                .table
+                .find(&self.keywords.patterns, text, |k| {
+                    hit[self.keyword_rule[k]] = true
+                }),
         }
         hit.iter()
             .enumerate()
@@ -445,32 +464,106 @@ impl Catalog {
     }
 }
 
-/// The keyword prefilter in two forms. Building the DFA costs more than scanning an everyday
-/// commit (about two thirds of the catalog's start-up), while on a large first commit it runs
-/// markedly faster than the NFA; so the NFA serves the first `LARGE_VOLUME` bytes of a run and
-/// the DFA, built on first need, everything after.
+/// The keyword prefilter in three forms, each for the volume it is cheapest at. Building an
+/// Aho-Corasick automaton of the catalog's keywords costs more than an everyday commit's whole
+/// scan, so the first `TABLE_VOLUME` bytes of a run are searched with a table that needs no
+/// building; then the automaton's NFA serves, built on first need, and after `LARGE_VOLUME` its
+/// DFA, which runs markedly faster on a large first commit. All three find the same keywords.
 #[derive(Debug)]
 struct Keywords {
     patterns: Vec<Vec<u8>>,
-    small: AhoCorasick,
-    /// None when the DFA cannot be built (the NFA then serves throughout).
+    table: KeywordTable,
+    /// None when the automaton cannot be built (the table then serves throughout).
+    small: OnceLock<Option<AhoCorasick>>,
+    /// None when the DFA cannot be built (the NFA then serves).
     large: OnceLock<Option<AhoCorasick>>,
     /// Bytes run through the prefilter so far, across threads.
     scanned: AtomicU64,
 }
 
+const TABLE_VOLUME: u64 = 64 << 10;
+
+/// Bytes lower-cased at a time for `Catalog::select_wide`.
+const WIDE_CHUNK: usize = 1 << 20;
 const LARGE_VOLUME: u64 = 1 << 20;
 
 impl Keywords {
-    fn for_text(&self, text: &[u8]) -> &AhoCorasick {
+    /// The automaton for `text`, or None for the table.
+    fn for_text(&self, text: &[u8]) -> Option<&AhoCorasick> {
         let before = self.scanned.fetch_add(text.len() as u64, Ordering::Relaxed);
-        if before + text.len() as u64 <= LARGE_VOLUME {
-            return &self.small;
+        let after = before + text.len() as u64;
+        if after <= TABLE_VOLUME {
+            return None;
+        }
+        let small = || {
+            self.small
+                .get_or_init(|| {
+                    keyword_automaton(&self.patterns, AhoCorasickKind::ContiguousNFA).ok()
+                })
+                .as_ref()
+        };
+        if after <= LARGE_VOLUME {
+            return small();
         }
         self.large
             .get_or_init(|| keyword_automaton(&self.patterns, AhoCorasickKind::DFA).ok())
             .as_ref()
-            .unwrap_or(&self.small)
+            .or_else(small)
+    }
+}
+
+/// Keywords by their first byte, with the second bytes that can follow it as a bitmap: a text
+/// position is compared only with the keywords its two bytes can begin (ASCII case-insensitively,
+/// as the automaton matches). Built in one pass over the keywords, nothing to compile.
+#[derive(Debug)]
+struct KeywordTable {
+    /// Keyword indices by lower-cased first byte.
+    by_first: Vec<Vec<u32>>,
+    /// Per first byte, the lower-cased second bytes of its keywords (all set for a
+    /// one-byte keyword, which needs none).
+    second: Vec<[u64; 4]>,
+}
+
+impl KeywordTable {
+    fn new(patterns: &[Vec<u8>]) -> KeywordTable {
+        let mut by_first = vec![Vec::new(); 256];
+        let mut second = vec![[0u64; 4]; 256];
+        for (i, k) in patterns.iter().enumerate() {
+            let Some(&first) = k.first() else { continue };
+            let first = usize::from(first.to_ascii_lowercase());
+            by_first[first].push(i as u32);
+            match k.get(1) {
+                Some(&b) => {
+                    let b = b.to_ascii_lowercase();
+                    second[first][usize::from(b / 64)] |= 1 << (b % 64);
+                }
+                None => second[first] = [u64::MAX; 4],
+            }
+        }
+        KeywordTable { by_first, second }
+    }
+
+    /// Calls `found` with the index of every keyword occurring in `text` (once per occurrence).
+    fn find(&self, patterns: &[Vec<u8>], text: &[u8], mut found: impl FnMut(usize)) {
+        for (at, &b) in text.iter().enumerate() {
+            let first = usize::from(b.to_ascii_lowercase());
+            let candidates = &self.by_first[first];
+            if candidates.is_empty() {
+                continue;
+            }
+            let next = text.get(at + 1).map_or(0, |b| b.to_ascii_lowercase());
+            let bits = self.second[first];
+            if bits[usize::from(next / 64)] & (1 << (next % 64)) == 0 {
+                continue;
+            }
+            for &k in candidates {
+                let k = k as usize;
+                let kw = &patterns[k];
+                if text.len() - at >= kw.len() && text[at..at + kw.len()].eq_ignore_ascii_case(kw) {
+                    found(k);
+                }
+            }
+        }
     }
 }
 

@@ -317,6 +317,29 @@ fn built_facts_agree_with_the_run_time_analysis() {
     assert_eq!(Some(catalog.window_lines), widest.max());
 }
 
+/// The whole-file pass selects exactly the wide rules whose keywords occur, also where a
+/// keyword straddles the border of two lower-cased chunks.
+#[test]
+fn select_wide_sees_keywords_across_chunk_borders() {
+    let catalog = Catalog::builtin().unwrap();
+    let kind = catalog.get("kubernetes-secret-data").unwrap();
+    let idx = catalog
+        .rules
+        .iter()
+        .position(|r| r.id() == kind.id())
+        .unwrap();
+    let keyword = b"Kind: SECRET";
+    for shift in 0..keyword.len() + 2 {
+        let mut text = vec![b'x'; WIDE_CHUNK + 3 * keyword.len()];
+        let at = WIDE_CHUNK - keyword.len() + shift;
+        text[at..at + keyword.len()].copy_from_slice(keyword);
+        assert!(catalog.select_wide(&text).contains(&idx), "shift {shift}");
+    }
+    assert!(!catalog
+        .select_wide(&vec![b'x'; WIDE_CHUNK + 5])
+        .contains(&idx));
+}
+
 /// The whole-file pass selects exactly the wide rules whose keywords occur.
 #[test]
 fn select_wide_is_select_restricted_to_wide_rules() {
@@ -532,4 +555,51 @@ fn prefilter_selects_by_keyword_case_insensitively() {
         .unwrap();
     assert!(catalog.select(b"token = HF_abc").contains(&hf));
     assert!(!catalog.select(b"nothing to see").contains(&hf));
+}
+
+/// The keyword table (an everyday commit's keyword search) finds exactly the keywords the
+/// automaton finds: seeded texts of keywords in random case, glued to each other and to random
+/// bytes, cut short at the end, over the whole catalog's keywords.
+#[test]
+fn keyword_table_agrees_with_the_automaton() {
+    let catalog = Catalog::builtin().unwrap();
+    let patterns = &catalog.keywords.patterns;
+    let ac = keyword_automaton(patterns, AhoCorasickKind::ContiguousNFA).unwrap();
+    let mut rng = crate::test_rng::Rng(0x6b65_7977);
+    let noise = b"abcxyz_-.:= \n\"'/0123456789ABC\xff\x00";
+    for case in 0..300 {
+        let mut text = Vec::new();
+        for _ in 0..rng.below(12) {
+            let kw = &patterns[rng.below(patterns.len())];
+            let keep = if rng.below(6) == 0 {
+                rng.below(kw.len())
+            } else {
+                kw.len()
+            };
+            for &b in &kw[..keep] {
+                text.push(if rng.below(2) == 0 {
+                    b.to_ascii_uppercase()
+                } else {
+                    b
+                });
+            }
+            for _ in 0..rng.below(3) {
+                text.push(rng.pick(noise));
+            }
+        }
+        let mut by_table = std::collections::BTreeSet::new();
+        catalog.keywords.table.find(patterns, &text, |k| {
+            by_table.insert(k);
+        });
+        let by_ac: std::collections::BTreeSet<usize> = ac
+            .find_overlapping_iter(&text)
+            .map(|m| m.pattern().as_usize())
+            .collect();
+        assert_eq!(
+            by_table,
+            by_ac,
+            "case {case}: {:?}",
+            String::from_utf8_lossy(&text)
+        );
+    }
 }

@@ -175,10 +175,17 @@ pub struct Rule {
 }
 
 impl Rule {
-    fn new(spec: RuleSpec) -> Rule {
-        let built = BUILT_FACTS
+    /// `next_fact`: where to start looking in `BUILT_FACTS`, which is in catalog order like the
+    /// specs, so building the catalog looks each rule up once, not in the whole table.
+    fn new(spec: RuleSpec, next_fact: &mut usize) -> Rule {
+        let found = BUILT_FACTS[*next_fact..]
             .iter()
-            .find(|(id, pattern, ..)| *id == spec.id && *pattern == spec.regex);
+            .position(|(id, pattern, ..)| *id == spec.id && *pattern == spec.regex)
+            .map(|k| *next_fact + k);
+        if let Some(k) = found {
+            *next_fact = k + 1;
+        }
+        let built = found.map(|k| &BUILT_FACTS[k]);
         let (prescreen_bytes, (reach, contextual)) = match built {
             Some(&(_, _, start, end, lines, contextual)) => (
                 (start < end).then(|| &PRESCREEN_BIN.bytes[start..end]),
@@ -347,7 +354,11 @@ impl Catalog {
             patterns,
             scanned: AtomicU64::new(0),
         };
-        let rules: Vec<Rule> = specs.into_iter().map(Rule::new).collect();
+        let mut next_fact = 0;
+        let rules: Vec<Rule> = specs
+            .into_iter()
+            .map(|spec| Rule::new(spec, &mut next_fact))
+            .collect();
         let window_lines = rules
             .iter()
             .filter_map(|r| match r.reach {

@@ -19,6 +19,10 @@ use crate::reach::{self, Reach};
 use crate::rules::{Catalog, Checksum, Kind, Rule};
 
 mod plausible;
+mod structure;
+
+pub use structure::checksum_valid;
+use structure::is_documentation_value;
 
 /// Markers that suppress the findings of the line they are on. `gitleaks:allow` and
 /// `pragma: allowlist secret` (detect-secrets) are honoured so teams can migrate.
@@ -137,11 +141,20 @@ pub struct Suppressed {
 pub struct Detector<'c> {
     pub catalog: &'c Catalog,
     pub policy: Policy,
+    /// Every rule on the whole text, as if no rule were anchored to its keywords: the
+    /// reference the windowed scan is tested against.
+    #[cfg(test)]
+    whole_text: bool,
 }
 
 impl<'c> Detector<'c> {
     pub fn new(catalog: &'c Catalog, policy: Policy) -> Self {
-        Detector { catalog, policy }
+        Detector {
+            catalog,
+            policy,
+            #[cfg(test)]
+            whole_text: false,
+        }
     }
 
     /// Findings of `text` whose secret shares a byte with one of the `added` ranges (sorted,
@@ -164,7 +177,7 @@ impl<'c> Detector<'c> {
         }
         // Contextual and whole-file rules are selected by their keywords anywhere in the file;
         // every other rule's match holds its keyword, within the catalog's widest reach of the
-        // added lines, so the windows that wide select the rest.
+        // added lines, so each window's own keyword pass selects the rest.
         let (mut near, mut far) = (Vec::new(), Vec::new());
         for idx in self.catalog.select_wide(text) {
             match self.catalog.rules[idx].reach {
@@ -173,18 +186,6 @@ impl<'c> Detector<'c> {
             }
         }
         let windows = reach::windows(text, added, self.catalog.window_lines);
-        let mut in_windows = vec![false; self.catalog.rules.len()];
-        for w in &windows {
-            for idx in self.catalog.select(&text[w.clone()]) {
-                in_windows[idx] = true;
-            }
-        }
-        for (idx, rule) in self.catalog.rules.iter().enumerate() {
-            if in_windows[idx] && !rule.contextual && rule.reach != Reach::File {
-                near.push(idx);
-            }
-        }
-        near.sort_unstable();
         let mut found = Vec::new();
         // Decoding runs in the windows even when no rule was selected: a decoded value selects
         // its own rules.
@@ -194,7 +195,8 @@ impl<'c> Detector<'c> {
             let counts = |start: usize, end: usize| {
                 reach::overlaps(added, &(start + window.start..end + window.start))
             };
-            let mut matches = self.scan_level(part, Some(&near), 0, suppressed, &counts);
+            let scope = Scope::Window { wide: &near };
+            let mut matches = self.scan_level(part, scope, 0, suppressed, &counts);
             // Only what touches an added line counts (also as a suppression).
             matches.retain(|m| {
                 reach::overlaps(added, &(m.start + window.start..m.end + window.start))
@@ -210,7 +212,16 @@ impl<'c> Detector<'c> {
             let (mut whole, mut malformed) = (Vec::new(), Vec::new());
             for &idx in &far {
                 let counts = |start: usize, end: usize| reach::overlaps(added, &(start..end));
-                self.match_rule(idx, text, &mut whole, suppressed, &mut malformed, &counts);
+                let all = 0..text.len();
+                self.match_rule(
+                    idx,
+                    text,
+                    all,
+                    &mut whole,
+                    suppressed,
+                    &mut malformed,
+                    &counts,
+                );
             }
             whole.retain(|m| reach::overlaps(added, &(m.start..m.end)));
             drop_malformed(&mut whole, &malformed);
@@ -225,65 +236,102 @@ impl<'c> Detector<'c> {
         found
     }
 
+    #[cfg(test)]
+    fn whole_text(&self) -> bool {
+        self.whole_text
+    }
+
+    #[cfg(not(test))]
+    fn whole_text(&self) -> bool {
+        false
+    }
+
     /// All findings in `text`, sorted by position, inline-allowed lines removed.
     pub fn scan(&self, text: &[u8], suppressed: &mut Suppressed) -> Vec<Match> {
-        let mut found = self.scan_level(text, None, 0, suppressed, &|_, _| true);
+        let mut found = self.scan_level(text, Scope::All, 0, suppressed, &|_, _| true);
         drop_allowed(text, &mut found, suppressed);
         found
     }
 
-    /// Matches in `text` of the `rules` given (or of those its keywords select). An allow-listed
+    /// Matches in `text` of the rules `scope` names: one keyword pass over `text` selects them
+    /// and, for a rule whose match holds its keyword, the windows around its keywords where its
+    /// regex runs (`Catalog::locate`); the other rules run on the whole text. An allow-listed
     /// secret is counted as suppressed when `counts` says its span is one that matters.
     fn scan_level(
         &self,
         text: &[u8],
-        rules: Option<&[usize]>,
+        scope: Scope<'_>,
         depth: usize,
         suppressed: &mut Suppressed,
         counts: &Counts<'_>,
     ) -> Vec<Match> {
         let decoding = depth < self.policy.decode_depth;
         let mut malformed = Vec::new();
-        let selected;
-        let rules = match rules {
-            Some(r) => r,
-            None => {
-                selected = self.catalog.select(text);
-                &selected
+        let large = text.len() >= PARALLEL_TEXT;
+        // On a large text the decoder runs alongside the keyword pass and then the rules.
+        let (located, decoded_spans) = if large {
+            rayon::join(
+                || self.catalog.locate(text),
+                || decoding.then(|| decode::decode_spans_bounded(text)),
+            )
+        } else {
+            (self.catalog.locate(text), None)
+        };
+        let all = 0..text.len();
+        let whole = std::slice::from_ref(&all);
+        let mut jobs: Vec<(usize, &[Range<usize>])> = Vec::new();
+        for idx in 0..self.catalog.rules.len() {
+            let run = match scope {
+                Scope::All => located.is_selected(idx),
+                Scope::Window { wide } => {
+                    (located.is_selected(idx) && !self.catalog.is_wide(idx))
+                        || wide.binary_search(&idx).is_ok()
+                }
+            };
+            if run {
+                let anchored = self.catalog.is_anchored(idx) && !self.whole_text();
+                jobs.push((
+                    idx,
+                    if anchored {
+                        located.windows(idx)
+                    } else {
+                        whole
+                    },
+                ));
+            }
+        }
+        let run_job = |&(idx, ranges): &(usize, &[Range<usize>]),
+                       found: &mut Vec<Match>,
+                       sup: &mut Suppressed,
+                       bad: &mut Vec<(usize, usize)>| {
+            for range in ranges {
+                self.match_rule(idx, text, range.clone(), found, sup, bad, counts);
             }
         };
-        let (mut found, decoded_spans) = if text.len() >= PARALLEL_TEXT {
+        let mut found = Vec::new();
+        if large {
             // One large text (a generated file, a dump) would keep a single core busy: its
-            // rules run side by side, and the decoder alongside them. Rules are independent
-            // and collected in catalog order, so the result is exactly the sequential one.
-            let (per_rule, spans) = rayon::join(
-                || {
-                    rules
-                        .par_iter()
-                        .map(|&idx| {
-                            let (mut found, mut sup) = (Vec::new(), Suppressed::default());
-                            let mut bad = Vec::new();
-                            self.match_rule(idx, text, &mut found, &mut sup, &mut bad, counts);
-                            (found, sup, bad)
-                        })
-                        .collect::<Vec<_>>()
-                },
-                || decoding.then(|| decode::decode_spans_bounded(text)),
-            );
-            let mut found = Vec::new();
+            // rules run side by side. Rules are independent and collected in catalog order,
+            // so the result is exactly the sequential one.
+            let per_rule: Vec<_> = jobs
+                .par_iter()
+                .map(|job| {
+                    let (mut found, mut sup) = (Vec::new(), Suppressed::default());
+                    let mut bad = Vec::new();
+                    run_job(job, &mut found, &mut sup, &mut bad);
+                    (found, sup, bad)
+                })
+                .collect();
             for (matches, sup, bad) in per_rule {
                 found.extend(matches);
                 suppressed.allowlist += sup.allowlist;
                 malformed.extend(bad);
             }
-            (found, spans)
         } else {
-            let mut found = Vec::new();
-            for &idx in rules {
-                self.match_rule(idx, text, &mut found, suppressed, &mut malformed, counts);
+            for job in &jobs {
+                run_job(job, &mut found, suppressed, &mut malformed);
             }
-            (found, None)
-        };
+        }
         drop_malformed(&mut found, &malformed);
         resolve_overlaps(&mut found, self.catalog);
 
@@ -302,7 +350,9 @@ impl<'c> Detector<'c> {
                 let (context, range) = in_context(text, &span);
                 // Decoded text has its own offsets: it counts where its encoded span does.
                 let inner_counts = |_: usize, _: usize| counts(span.start, span.end);
-                for inner in self.scan_level(&context, None, depth + 1, suppressed, &inner_counts) {
+                for inner in
+                    self.scan_level(&context, Scope::All, depth + 1, suppressed, &inner_counts)
+                {
                     let inside = inner.start < range.end && range.start < inner.end;
                     // Matches in the surrounding line were found directly; the same secret
                     // visible as written (a URL that is also percent-decodable) is one finding.
@@ -326,10 +376,12 @@ impl<'c> Detector<'c> {
 
     /// `malformed` collects the spans of values in this rule's format that fail its structural
     /// check: they are claimed by the format, so no other rule may report them either.
+    #[allow(clippy::too_many_arguments)]
     fn match_rule(
         &self,
         idx: usize,
         text: &[u8],
+        range: Range<usize>,
         out: &mut Vec<Match>,
         sup: &mut Suppressed,
         malformed: &mut Vec<(usize, usize)>,
@@ -338,24 +390,27 @@ impl<'c> Detector<'c> {
         let rule = &self.catalog.rules[idx];
         // Compiling a regex can cost more than the whole scan of an everyday commit: the rule's
         // prescreen decides first whether it is worth compiling (see `Rule::may_match`).
-        if !rule.may_match(text) {
+        if !rule.may_match(&text[range.clone()]) {
             return;
         }
         let re = rule.regex();
         let group = rule.spec.secret_group;
         let mut locs = re.capture_locations();
-        let mut at = 0;
-        while at <= text.len() {
-            let Some(whole) = re.captures_read_at(&mut locs, text, at) else {
+        // The haystack ends with the range, but what precedes it stays visible to anchors and
+        // to the checks of the line a secret is on: a window matches as the whole text would.
+        let haystack = &text[..range.end];
+        let mut at = range.start;
+        while at <= haystack.len() {
+            let Some(whole) = re.captures_read_at(&mut locs, haystack, at) else {
                 break;
             };
             let Some((start, end)) = locs.get(group) else {
-                at = next_start(text, whole.end(), whole.start());
+                at = next_start(haystack, whole.end(), whole.start());
                 continue;
             };
             // Resume at the end of the secret, not of the match: a right-hand boundary character
             // can be the left-hand boundary of the next token (`tok_A,tok_B`).
-            at = next_start(text, end, whole.start());
+            at = next_start(haystack, end, whole.start());
             let secret = &text[start..end];
             match self.judge(idx, rule, text, start, end) {
                 Verdict::Finding(checksum) => out.push(Match {
@@ -431,6 +486,16 @@ impl<'c> Detector<'c> {
         }
         Verdict::Finding(checksum)
     }
+}
+
+/// Which rules `Detector::scan_level` runs on a text.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// Every rule its keywords select (a whole file, a decoded value).
+    All,
+    /// A window around added lines: the rules its keywords select, except the wide ones
+    /// (`Catalog::is_wide`), which were selected on the whole file and are given here (sorted).
+    Window { wide: &'a [usize] },
 }
 
 /// Whether a secret at this span of the scanned text counts (as a suppression).
@@ -785,178 +850,11 @@ pub fn generic_value_is_secret(value: &[u8]) -> bool {
     classes >= 2 && entropy >= needed.max(2.8)
 }
 
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// GitHub and npm tokens end in a base62 CRC32 of their 30-character random part.
-/// See <https://github.blog/2021-04-05-behind-githubs-new-authentication-token-formats/>.
-pub fn checksum_valid(kind: Checksum, secret: &[u8]) -> bool {
-    match kind {
-        Checksum::GithubCrc32 | Checksum::NpmCrc32 => {
-            let body = match memchr::memrchr(b'_', secret) {
-                Some(i) => &secret[i + 1..],
-                None => secret,
-            };
-            if body.len() != 36 {
-                return false;
-            }
-            let (payload, check) = body.split_at(30);
-            base62_fixed(crc32(payload), 6).as_slice() == check
-        }
-        Checksum::JwtStructure => jwt_well_formed(secret),
-        Checksum::PypiMacaroon => pypi_macaroon_well_formed(secret),
-        Checksum::PemDer => pem_der_well_formed(secret),
-    }
-}
-
-// --- Structural checks decide (issue 14) ---------------------------------------------------------
-// A value in a provider's format that fails the provider's structural check is not that
-// credential, and it is not any other credential either: the generic rules must not pick up
-// what the format's own rule rejected. Public documentation values are examples, not secrets.
-
-/// Well-known values from providers' public documentation and the jwt.io debugger: they appear
-/// in tutorials, tests and READMEs everywhere and grant nothing.
-const DOCUMENTATION_VALUES: &[&str] = &[
-    // AWS documentation's example access key pair.
-    "AKIAIOSFODNN7EXAMPLE",
-    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    // Stripe's documented test-mode keys.
-    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
-    "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
-    // The token the jwt.io debugger opens with.
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
-    // GitHub's REST API documentation sample.
-    "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
-    // RFC 6749 (OAuth 2.0) examples: access and refresh token, client secret, Basic credentials.
-    "2YotnFZFEjr1zCsicMWpAA",
-    "tGzv3JOkF0XG5Qx2TlKWIA",
-    "gX1fBat3bV",
-    "czZCaGRSa3F0MzpnWDFmQmF0M2JW",
-    "s6BhdRkqt3:gX1fBat3bV",
-];
-
-fn is_documentation_value(secret: &[u8]) -> bool {
-    DOCUMENTATION_VALUES.iter().any(|v| v.as_bytes() == secret)
-}
-
 /// Drop findings that overlap a value its own format's structural check rejected.
 fn drop_malformed(found: &mut Vec<Match>, malformed: &[(usize, usize)]) {
     if !malformed.is_empty() {
         found.retain(|m| !malformed.iter().any(|&(s, e)| m.start < e && s < m.end));
     }
-}
-
-fn base64url_decode(segment: &[u8]) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    let trimmed = segment
-        .strip_suffix(b"==")
-        .or_else(|| segment.strip_suffix(b"="))
-        .unwrap_or(segment);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(trimmed)
-        .ok()
-}
-
-/// RFC 7519: three dot-separated base64url parts; header and payload are JSON objects, and the
-/// header names the signing algorithm.
-fn jwt_well_formed(token: &[u8]) -> bool {
-    let mut parts = token.split(|&b| b == b'.');
-    let (Some(header), Some(payload), Some(_signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    let object = |part: &[u8]| -> Option<serde_json::Map<String, serde_json::Value>> {
-        match serde_json::from_slice(&base64url_decode(part)?).ok()? {
-            serde_json::Value::Object(map) => Some(map),
-            _ => None,
-        }
-    };
-    matches!(object(header), Some(h) if h.get("alg").is_some_and(|a| a.is_string()))
-        && object(payload).is_some()
-}
-
-/// RFC 7468: the body of a PEM private key is the base64 of a DER structure, an outer SEQUENCE
-/// (tag 0x30) whose declared length fits in the decoded bytes. A documentation stub cut short
-/// (`MIIEpQIBAAK…` then `-----END`) declares more than it holds. Bodies under RFC 1421 headers
-/// (`Proc-Type: 4,ENCRYPTED`) are ciphertext, not DER, and pass. Layout noise is ignored: line
-/// breaks, indentation, escaped `\n`, and the quotes and commas of a key split across JSON lines.
-fn pem_der_well_formed(block: &[u8]) -> bool {
-    let Some(open) = memchr::memmem::find(block, b"KEY-----") else {
-        return false;
-    };
-    let rest = &block[open + 8..];
-    let body = match memchr::memmem::find(rest, b"-----END") {
-        Some(end) => &rest[..end],
-        None => rest,
-    };
-    if memchr::memmem::find(body, b"Proc-Type:").is_some() {
-        return true;
-    }
-    let mut b64 = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while i < body.len() {
-        match body[i] {
-            // An escape sequence (`\n`, `\r`, `\t`): its letter is not base64 content
-            // (an escaped `\/` is).
-            b'\\' if matches!(body.get(i + 1), Some(b'n' | b'r' | b't')) => i += 1,
-            c if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' => b64.push(c),
-            _ => {}
-        }
-        i += 1;
-    }
-    use base64::Engine as _;
-    let Ok(der) = base64::engine::general_purpose::STANDARD_NO_PAD.decode(&b64) else {
-        return false;
-    };
-    if der.len() < 2 || der[0] != 0x30 {
-        return false;
-    }
-    let (header, length) = match der[1] {
-        n if n < 0x80 => (2, usize::from(n)),
-        0x81 if der.len() > 2 => (3, usize::from(der[2])),
-        0x82 if der.len() > 3 => (4, usize::from(der[2]) << 8 | usize::from(der[3])),
-        0x83 if der.len() > 4 => (
-            5,
-            usize::from(der[2]) << 16 | usize::from(der[3]) << 8 | usize::from(der[4]),
-        ),
-        _ => return false,
-    };
-    header + length <= der.len()
-}
-
-/// PyPI tokens are `pypi-` and a base64url version-2 macaroon: version byte 2 first, the 32-byte
-/// signature field (type 6, length 32) last.
-fn pypi_macaroon_well_formed(token: &[u8]) -> bool {
-    let Some(bytes) = token.strip_prefix(b"pypi-").and_then(base64url_decode) else {
-        return false;
-    };
-    let n = bytes.len();
-    n >= 35 && bytes[0] == 2 && bytes[n - 34] == 6 && bytes[n - 33] == 32
-}
-
-fn base62_fixed(mut n: u32, width: usize) -> Vec<u8> {
-    let mut digits = vec![b'0'; width];
-    for slot in digits.iter_mut().rev() {
-        *slot = BASE62[(n % 62) as usize];
-        n /= 62;
-    }
-    digits
-}
-
-/// CRC-32 (IEEE 802.3, as zlib computes it). Tokens are tiny, so a bitwise loop is plenty.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 #[cfg(test)]

@@ -215,6 +215,82 @@ pub fn windows(text: &[u8], added: &[Range<usize>], lines: u32) -> Vec<Range<usi
     out
 }
 
+/// The windows of one rule around its keyword occurrences, built as the occurrences are found.
+#[derive(Debug, Clone, Default)]
+pub struct Occurrences {
+    windows: Vec<Range<usize>>,
+    /// The latest occurrence in ascending order and the end of its line: another occurrence
+    /// between the two adds nothing.
+    latest: usize,
+    line_end: usize,
+}
+
+impl Occurrences {
+    /// Adds the line of the keyword occurrence starting at `at`, widened by `lines` whole lines
+    /// on both sides, merged with the last window when they touch. Occurrences come in
+    /// ascending order: one on the latest occurrence's line costs nothing, and the search back
+    /// for a line start stops at the last window's end, itself a line start, so a long line
+    /// with many occurrences (minified JSON) is walked once, not once per occurrence. An
+    /// occurrence out of order is still added; `into_windows` restores the order.
+    pub fn add(&mut self, text: &[u8], at: usize, lines: u32) {
+        let at = at.min(text.len());
+        let in_order = self.windows.is_empty() || at >= self.latest;
+        if in_order && !self.windows.is_empty() && at < self.line_end {
+            return;
+        }
+        // In order, this occurrence's window starts no earlier than the last one's.
+        let floor = match self.windows.last() {
+            Some(w) if in_order => w.start.max(if at >= w.end { w.end } else { 0 }),
+            _ => 0,
+        };
+        let line_start =
+            |end: usize| memchr::memrchr(b'\n', &text[floor..end]).map_or(floor, |i| floor + i + 1);
+        let mut start = line_start(at);
+        for _ in 0..lines {
+            if start <= floor {
+                break;
+            }
+            start = line_start(start - 1);
+        }
+        let mut end = at;
+        for i in 0..=lines {
+            if end >= text.len() {
+                break;
+            }
+            end = memchr::memchr(b'\n', &text[end..]).map_or(text.len(), |k| end + k + 1);
+            if i == 0 && in_order {
+                (self.latest, self.line_end) = (at, end);
+            }
+        }
+        match self.windows.last_mut() {
+            Some(last) if start <= last.end && last.start <= start => last.end = last.end.max(end),
+            _ => self.windows.push(start..end),
+        }
+    }
+
+    /// The windows: sorted, disjoint, line-aligned.
+    pub fn into_windows(mut self) -> Vec<Range<usize>> {
+        normalize(&mut self.windows);
+        self.windows
+    }
+}
+
+/// Sorts `windows` and merges those that overlap or touch.
+fn normalize(windows: &mut Vec<Range<usize>>) {
+    if windows.windows(2).all(|p| p[0].end < p[1].start) {
+        return;
+    }
+    windows.sort_unstable_by_key(|w| w.start);
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(windows.len());
+    for w in windows.drain(..) {
+        match merged.last_mut() {
+            Some(last) if w.start <= last.end => last.end = last.end.max(w.end),
+            _ => merged.push(w),
+        }
+    }
+    *windows = merged;
+}
+
 /// Whether `span` shares a byte with any of the sorted, disjoint `ranges`.
 pub fn overlaps(ranges: &[Range<usize>], span: &Range<usize>) -> bool {
     let i = ranges.partition_point(|r| r.end <= span.start);
@@ -288,6 +364,65 @@ mod tests {
         assert_eq!(at(&[(7, 1)], 2), ["l5\nl6\nl7"]);
         assert_eq!(at(&[(2, 1), (5, 1)], 1), ["l1\nl2\nl3\nl4\nl5\nl6\n"]);
         assert_eq!(at(&[(1, 1), (7, 1)], 1), ["l1\nl2\n", "l6\nl7"]);
+    }
+
+    /// `widen_occurrence` + `normalize` against the definition: the union of each occurrence's
+    /// line widened by `lines` whole lines, occurrences in any order, on texts with empty lines,
+    /// long lines, no final newline.
+    #[test]
+    fn occurrence_windows_are_their_lines_widened_and_merged() {
+        let mut rng = crate::test_rng::Rng(0x005e_ed0f_1135);
+        for case in 0..2000 {
+            let len = 1 + rng.below(200);
+            let text: Vec<u8> = (0..len)
+                .map(|_| if rng.below(6) == 0 { b'\n' } else { b'x' })
+                .collect();
+            let lines = rng.below(4) as u32;
+            let mut hits: Vec<usize> = (0..rng.below(8)).map(|_| rng.below(len)).collect();
+            if case % 2 == 0 {
+                hits.sort_unstable();
+            }
+            let mut occurrences = Occurrences::default();
+            for &at in &hits {
+                occurrences.add(&text, at, lines);
+            }
+            let got = occurrences.into_windows();
+            // The definition, byte by byte: a byte is covered when its line is within `lines`
+            // lines of an occurrence's line.
+            let line_of = |i: usize| text[..i].iter().filter(|&&b| b == b'\n').count();
+            let covered: Vec<bool> = (0..len)
+                .map(|i| {
+                    hits.iter()
+                        .any(|&h| line_of(i).abs_diff(line_of(h)) <= lines as usize)
+                })
+                .collect();
+            let mut want: Vec<Range<usize>> = Vec::new();
+            for (i, &c) in covered.iter().enumerate() {
+                match want.last_mut() {
+                    Some(w) if c && w.end == i => w.end = i + 1,
+                    _ if c => want.push(i..i + 1),
+                    _ => {}
+                }
+            }
+            assert_eq!(
+                got,
+                want,
+                "case {case}: lines {lines}, hits {hits:?}, {:?}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+    }
+
+    /// A single line holding an occurrence every few bytes (minified JSON) is one window: the
+    /// occurrences after the first fall inside it.
+    #[test]
+    fn occurrences_on_one_long_line_make_one_window() {
+        let text = vec![b'x'; 4 << 20];
+        let mut occurrences = Occurrences::default();
+        for at in (0..text.len()).step_by(7) {
+            occurrences.add(&text, at, 2);
+        }
+        assert_eq!(occurrences.into_windows(), vec![0..text.len()]);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - custom rules from a config file go through the same validation, eagerly, because a broken
 //!   custom rule must block at load time rather than pass silently later.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
@@ -300,6 +301,9 @@ pub struct Catalog {
     always: Vec<usize>,
     /// The widest reach of a rule whose match holds its keyword (see `select_wide`).
     pub window_lines: u32,
+    /// Per rule: `Some(lines)` when every match holds one of its keywords and spans at most
+    /// `lines` newlines, so the rule need only run around its keywords (see `locate`).
+    anchor: Vec<Option<u32>>,
     /// Substring finders for the contextual and whole-file rules' keywords, built on first use.
     wide: OnceLock<Vec<(memchr::memmem::Finder<'static>, usize)>>,
 }
@@ -367,12 +371,20 @@ impl Catalog {
             })
             .max()
             .unwrap_or(0);
+        let anchor = rules
+            .iter()
+            .map(|r| match r.reach {
+                Reach::Lines(n) if !r.contextual && !r.spec.keywords.is_empty() => Some(n),
+                _ => None,
+            })
+            .collect();
         Ok(Catalog {
             rules,
             keywords,
             keyword_rule,
             always,
             window_lines,
+            anchor,
             wide: OnceLock::new(),
         })
     }
@@ -437,41 +449,76 @@ impl Catalog {
     }
 
     /// Indices of the rules whose keywords occur in `text` (plus keyword-less rules), ascending.
-    /// One pass over the text; overlapping keyword occurrences are all seen.
     pub fn select(&self, text: &[u8]) -> Vec<usize> {
-        let mut hit = vec![false; self.rules.len()];
+        self.locate(text).selected().collect()
+    }
+
+    /// Whether `idx` runs only around its keywords (see `locate`).
+    pub fn is_anchored(&self, idx: usize) -> bool {
+        self.anchor[idx].is_some()
+    }
+
+    /// One pass of the keyword search over `text`: which rules it selects (their keywords occur,
+    /// or they have none) and, for each anchored rule, where it must run. An anchored rule's
+    /// match holds one of its keywords and spans at most its reach in newlines, so it lies
+    /// inside the line of that keyword occurrence widened by the reach: the rule's regex runs
+    /// on those windows only. On a large text with few occurrences that is a small part of it,
+    /// so the regex cost follows what the keywords found, not the number of rules selected.
+    /// Overlapping keyword occurrences are all seen.
+    pub fn locate(&self, text: &[u8]) -> Located {
+        let mut selected = vec![false; self.rules.len()];
         for &i in &self.always {
-            hit[i] = true;
+            selected[i] = true;
         }
+        let mut found = vec![reach::Occurrences::default(); self.rules.len()];
+        let mut hit = |k: usize, at: usize| {
+            let r = self.keyword_rule[k];
+            selected[r] = true;
+            if let Some(lines) = self.anchor[r] {
+                found[r].add(text, at, lines);
+            }
+        };
         match self.keywords.for_text(text) {
             Some(ac) => {
-                let mut remaining = self.rules.len() - self.always.len();
                 for m in ac.find_overlapping_iter(text) {
-                    let r = self.keyword_rule[m.pattern().as_usize()];
-                    if !hit[r] {
-                        hit[r] = true;
-                        remaining -= 1;
-                        if remaining == 0 {
-                            break;
-                        }
-                    }
+                    hit(m.pattern().as_usize(), m.start());
                 }
             }
-            None => self
-                .keywords
-                .table
-                .find(&self.keywords.patterns, text, |k| {
-                    hit[self.keyword_rule[k]] = true
-                }),
+            None => self.keywords.table.find(&self.keywords.patterns, text, hit),
         }
-        hit.iter()
-            .enumerate()
-            .filter_map(|(i, &h)| h.then_some(i))
-            .collect()
+        let windows = found.into_iter().map(|o| o.into_windows()).collect();
+        Located { selected, windows }
     }
 
     pub fn get(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.spec.id == id)
+    }
+}
+
+/// What `Catalog::locate` found in one text.
+#[derive(Debug)]
+pub struct Located {
+    selected: Vec<bool>,
+    /// Per rule, empty unless it is anchored and selected: sorted, disjoint, line-aligned.
+    windows: Vec<Vec<Range<usize>>>,
+}
+
+impl Located {
+    /// The selected rules, ascending.
+    pub fn selected(&self) -> impl Iterator<Item = usize> + '_ {
+        self.selected
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &h)| h.then_some(i))
+    }
+
+    pub fn is_selected(&self, idx: usize) -> bool {
+        self.selected[idx]
+    }
+
+    /// Where anchored rule `idx` must run (empty for a rule not anchored or not selected).
+    pub fn windows(&self, idx: usize) -> &[Range<usize>] {
+        &self.windows[idx]
     }
 }
 
@@ -554,8 +601,8 @@ impl KeywordTable {
         KeywordTable { by_first, second }
     }
 
-    /// Calls `found` with the index of every keyword occurring in `text` (once per occurrence).
-    fn find(&self, patterns: &[Vec<u8>], text: &[u8], mut found: impl FnMut(usize)) {
+    /// Calls `found` with the index and start of every keyword occurrence in `text`.
+    fn find(&self, patterns: &[Vec<u8>], text: &[u8], mut found: impl FnMut(usize, usize)) {
         for (at, &b) in text.iter().enumerate() {
             let first = usize::from(b.to_ascii_lowercase());
             let candidates = &self.by_first[first];
@@ -571,7 +618,7 @@ impl KeywordTable {
                 let k = k as usize;
                 let kw = &patterns[k];
                 if text.len() - at >= kw.len() && text[at..at + kw.len()].eq_ignore_ascii_case(kw) {
-                    found(k);
+                    found(k, at);
                 }
             }
         }

@@ -1,3 +1,4 @@
+use super::structure::*;
 use super::*;
 
 fn default_policy() -> Policy {
@@ -134,6 +135,82 @@ fn large_texts_scanned_in_parallel_match_the_sequential_scan() {
     );
     assert_eq!(large, small);
     assert_eq!(sup_large, sup_small);
+}
+
+/// Issue 15, one keyword pass per text: a rule whose match holds its keyword runs only on the
+/// lines around that keyword's occurrences (widened by its reach). On every example and
+/// negative example, spread through filler so the windows are many, each cut close, and in a
+/// text small enough for one thread and one large enough for several, that finds exactly
+/// what running every selected rule over the whole text finds.
+#[test]
+fn keyword_windows_find_what_whole_text_passes_find() {
+    let catalog = Catalog::builtin().unwrap();
+    let windowed = Detector::new(&catalog, default_policy());
+    let mut whole = Detector::new(&catalog, default_policy());
+    whole.whole_text = true;
+    let filler = "value = compute(items, 42)  # an ordinary line of code\n";
+    let only_always: Vec<usize> = catalog
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.spec.keywords.is_empty())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        catalog.select(filler.as_bytes()),
+        only_always,
+        "the filler selects nothing"
+    );
+    let examples: Vec<&String> = catalog
+        .rules
+        .iter()
+        .flat_map(|r| r.spec.examples.iter().chain(&r.spec.negative_examples))
+        .collect();
+    assert!(
+        examples.iter().any(|ex| ex.contains('\n')),
+        "multi-line examples are compared"
+    );
+    for gap in [1, PARALLEL_TEXT / filler.len() / examples.len() + 1] {
+        let text: String = examples
+            .iter()
+            .map(|ex| format!("{}{ex}\n", filler.repeat(gap)))
+            .collect();
+        let shape = |found: Vec<Match>| -> Vec<_> {
+            found
+                .into_iter()
+                .map(|m| (m.rule, m.start, m.end, m.secret, m.encodings))
+                .collect()
+        };
+        let (mut sup_w, mut sup_whole) = (Suppressed::default(), Suppressed::default());
+        let got = shape(windowed.scan(text.as_bytes(), &mut sup_w));
+        let want = shape(whole.scan(text.as_bytes(), &mut sup_whole));
+        assert!(
+            want.len() > catalog.rules.len() / 2,
+            "{} findings",
+            want.len()
+        );
+        let anchored = want.iter().filter(|m| catalog.is_anchored(m.0)).count();
+        assert!(
+            anchored > want.len() / 2,
+            "{anchored} findings of anchored rules"
+        );
+        let missing: Vec<_> = want.iter().filter(|m| !got.contains(m)).collect();
+        let extra: Vec<_> = got.iter().filter(|m| !want.contains(m)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "gap {gap}: missing {:?}, extra {:?}",
+            missing
+                .iter()
+                .map(|m| catalog.rules[m.0].id())
+                .collect::<Vec<_>>(),
+            extra
+                .iter()
+                .map(|m| catalog.rules[m.0].id())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(got, want);
+        assert_eq!(sup_w, sup_whole);
+    }
 }
 
 /// Issue 14, "structural checks decide": every finding of any rule in `text`.

@@ -294,6 +294,40 @@ fn prescreens_match_wherever_their_regex_does() {
     );
 }
 
+/// Issue 15: an anchored rule runs only around its keywords, which is sound only if every match
+/// holds one of them. Checked on every example's match, so a rule the analysis wrongly calls
+/// non-contextual (a keyword only in an optional branch) fails here by name.
+#[test]
+fn anchored_rules_matches_hold_a_keyword() {
+    let catalog = Catalog::builtin().unwrap();
+    let mut failures = Vec::new();
+    for (idx, rule) in catalog.rules.iter().enumerate() {
+        if !catalog.is_anchored(idx) {
+            continue;
+        }
+        for ex in &rule.spec.examples {
+            for m in rule.regex().find_iter(ex.as_bytes()) {
+                let lower = m.as_bytes().to_ascii_lowercase();
+                if !rule
+                    .spec
+                    .keywords
+                    .iter()
+                    .any(|k| memchr::memmem::find(&lower, k.as_bytes()).is_some())
+                {
+                    failures.push(format!("{}: {:?}", rule.id(), m.as_bytes()));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(
+        (0..catalog.rules.len())
+            .filter(|&i| catalog.is_anchored(i))
+            .count()
+            > 200
+    );
+}
+
 /// build.rs works out each built-in rule's reach and contextuality as `traits_of` does at
 /// run time for custom rules: the two must agree, or a rule would run on too narrow a
 /// window (or not at all) in a changed file.
@@ -588,12 +622,12 @@ fn keyword_table_agrees_with_the_automaton() {
             }
         }
         let mut by_table = std::collections::BTreeSet::new();
-        catalog.keywords.table.find(patterns, &text, |k| {
-            by_table.insert(k);
+        catalog.keywords.table.find(patterns, &text, |k, at| {
+            by_table.insert((k, at));
         });
-        let by_ac: std::collections::BTreeSet<usize> = ac
+        let by_ac: std::collections::BTreeSet<(usize, usize)> = ac
             .find_overlapping_iter(&text)
-            .map(|m| m.pattern().as_usize())
+            .map(|m| (m.pattern().as_usize(), m.start()))
             .collect();
         assert_eq!(
             by_table,

@@ -411,6 +411,10 @@ impl<'c> Detector<'c> {
             // Resume at the end of the secret, not of the match: a right-hand boundary character
             // can be the left-hand boundary of the next token (`tok_A,tok_B`).
             at = next_start(haystack, end, whole.start());
+            // A key word glued inside an encoded blob is not the value's context.
+            if whole.start() < start && plausible::context_inside_encoded_run(text, whole.start()) {
+                continue;
+            }
             let secret = &text[start..end];
             match self.judge(idx, rule, text, start, end) {
                 Verdict::Finding(checksum) => out.push(Match {

@@ -17,7 +17,11 @@
 //!   (`nextPageToken`, `continuation_token`) or a vocabulary entry (`eos_token`), or a value that
 //!   is a name with a version (`token="charturnerv2"`);
 //! - **variable name as value**: `DB_PASSWORD` where the password goes (`postgres://u:DB_PASSWORD@h`)
-//!   is a reference someone forgot to expand, not a password.
+//!   is a reference someone forgot to expand, not a password;
+//! - **key word inside an encoded blob**: a rule whose match starts with its key word (`ibm`,
+//!   `twilio`) before the value does not read that word glued inside a long base64 run: in
+//!   random base64 any three letters turn up every few hundred kilobytes, each with a token-length
+//!   run of letters and digits close by (`context_inside_encoded_run`).
 //!
 //! Invariants: every check is a pure function of the rule, the secret and at most 96 bytes before
 //! and 8 after it on its line, so a verdict never depends on the rest of the file or on scan order; none of the
@@ -87,6 +91,40 @@ pub fn stand_in(
         return Some(StandIn::CodeOrWords);
     }
     None
+}
+
+/// Bytes of a base64 run (`+` and `/` included, `_` and `-` not: they join words in names).
+fn base64_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+}
+
+/// How long a run of base64 bytes around the key word makes it a blob, not a name: longer than
+/// any key name (`IBMCLOUD_API_KEY` is cut at its `_`), shorter than a line of base64.
+const BLOB_RUN: usize = 40;
+
+/// Whether the match whose key word starts at `context` (before its value) has that word glued
+/// inside a base64 run of at least `BLOB_RUN` bytes: a letter or digit right before it, and the
+/// run around it that long. A key name written as a word (`ibm_key`, `"IbmApiKey":`, a URL path
+/// `/ibm/`) has a separator before it or a short run. Looks at most `BLOB_RUN` bytes each way.
+pub fn context_inside_encoded_run(text: &[u8], context: usize) -> bool {
+    // A match that starts on a separator (the boundary before a prefixed token) has no key word.
+    if context == 0
+        || context >= text.len()
+        || !text[context - 1].is_ascii_alphanumeric()
+        || !text[context].is_ascii_alphanumeric()
+    {
+        return false;
+    }
+    let before = text[context.saturating_sub(BLOB_RUN)..context]
+        .iter()
+        .rev()
+        .take_while(|&&b| base64_byte(b))
+        .count();
+    let after = text[context..text.len().min(context + BLOB_RUN)]
+        .iter()
+        .take_while(|&&b| base64_byte(b))
+        .count();
+    before + after >= BLOB_RUN
 }
 
 /// `...` or `…` inside the value, or right after it: only part of the value is shown.

@@ -280,3 +280,62 @@ fn pem_key_with_an_elided_body_line_is_reported_by_no_rule() {
     let snippet = format!("{}...\n{}", &example[..second], &example[second..]);
     assert_eq!(rules_for(&snippet), Vec::<String>::new(), "{snippet}");
 }
+
+/// A synthetic base64 line (as in a JSON export's payload) with `ibm` glued inside it and a
+/// 44-character run of letters and digits a few bytes later: the IBM Cloud rule's key word and
+/// value shape, by chance. Found 5 times in the benchmark's generated 50 MB JSON.
+const BLOB_WITH_KEY_WORD: &str = "\"data\": \"OA1rpmeIUSimWIWfhBbXA9Bl6tS2kOHi5MrENO9Pg9liiAJC32xMI8rKWINibm/C15uhzCZDFDRJ29q0uzAX3+Q7HLsC81NSYffGD3vtKQSdHJyXbHt0XRoBeyXh9nl2Bz+xv6+iuMbFEayjG/i\"";
+
+#[test]
+fn key_word_glued_inside_a_base64_run_is_no_context() {
+    let at = BLOB_WITH_KEY_WORD.find("ibm").unwrap();
+    assert!(context_inside_encoded_run(
+        BLOB_WITH_KEY_WORD.as_bytes(),
+        at
+    ));
+    for (text, word) in [
+        (
+            "IBMCLOUD_API_KEY=Q7HLsC81NSYffGD3vtKQSdHJyXbHt0XRoBeyXh9nl2Bz",
+            "IBM",
+        ),
+        (
+            "{\"ibmApiKey\": \"Q7HLsC81NSYffGD3vtKQSdHJyXbHt0XRoBeyXh9nl2Bz\"}",
+            "ibm",
+        ),
+        (
+            "GET https://api.example.com/ibm/keys/Q7HLsC81NSYffGD3vtKQSdHJyXbHt0XRoBeyXh9nl2Bz",
+            "ibm",
+        ),
+        (
+            "myIbmCloudKey = 'Q7HLsC81NSYffGD3vtKQSdHJyXbHt0XRoBeyXh9nl2Bz'",
+            "Ibm",
+        ),
+    ] {
+        let at = text.find(word).unwrap();
+        assert!(!context_inside_encoded_run(text.as_bytes(), at), "{text}");
+    }
+}
+
+#[test]
+fn key_word_inside_a_blob_reports_nothing_and_a_named_key_is_reported() {
+    assert_eq!(rules_for(BLOB_WITH_KEY_WORD), Vec::<String>::new());
+    assert_eq!(
+        rules_for("IBMCLOUD_API_KEY=Q7HLsC81NSYffGD3vtKQSdHJyXbHt0XRoBeyXh9nl2Bz"),
+        ["ibm-cloud-api-key"]
+    );
+    assert_eq!(
+        rules_for("myIbmCloudKey = 'Q7HLsC81NSYffGD3vtKQSdHJyXbHt0XRoBeyXh9nl2Bz'"),
+        ["ibm-cloud-api-key"]
+    );
+}
+
+/// A prefixed token's match starts on the separator before it: that is no key word, even after
+/// a long hex run (`ck_<40 hex>:cs_<40 hex>`, a WooCommerce key pair).
+#[test]
+fn a_match_starting_on_a_separator_has_no_key_word() {
+    let text = "-u ck_6b3c0e2f9a8d7c4b1e0f3a2d5c8b7e6f9a0d3c2b:cs_452f3d282448526c125084b192371fd5f2293ef7";
+    assert!(!context_inside_encoded_run(
+        text.as_bytes(),
+        text.find(":cs_").unwrap()
+    ));
+}

@@ -28,6 +28,8 @@ use git2::{
 
 use crate::index::{self, CacheTree, IndexFile};
 
+pub use commit::commit_changes;
+
 /// A git object id of either hash function: 20 bytes (SHA-1, what libgit2 reads) or 32 bytes
 /// (SHA-256, read through git's plumbing by `gitcli`). The scanner only compares, prints and
 /// hands ids back to the backend that produced them.
@@ -495,25 +497,6 @@ fn changed_paths(repo: &Repository, head: &Tree<'_>, ix: &IndexFile) -> Result<V
     }
     specs.sort();
     Ok(specs)
-}
-
-/// What a commit added against its first parent (or the empty tree for a root commit).
-pub fn commit_changes(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Changes> {
-    let tree = commit
-        .tree()
-        .with_context(|| format!("cannot read the tree of commit {}", commit.id()))?;
-    let parent_tree =
-        match commit.parent_count() {
-            0 => None,
-            _ => Some(commit.parent(0).and_then(|p| p.tree()).with_context(|| {
-                format!("cannot read the first parent of commit {}", commit.id())
-            })?),
-        };
-    let mut opts = diff_options();
-    let mut diff = repo
-        .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut opts))
-        .with_context(|| format!("cannot diff commit {}", commit.id()))?;
-    collect(repo, &mut diff)
 }
 
 fn diff_options() -> DiffOptions {
@@ -987,5 +970,6 @@ fn line_ends(text: &[u8]) -> Vec<usize> {
     ends
 }
 
+mod commit;
 #[cfg(test)]
 mod tests;

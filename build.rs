@@ -117,9 +117,11 @@ fn prescreens(files: &[serde_json::Value], out_dir: &Path) {
 }
 
 fn prescreen(pattern: &str) -> Option<Vec<u8>> {
-    // The syntax the `regex` crate's byte regexes use: Unicode classes, no UTF-8 requirement.
+    // The syntax built-in rules are compiled with (rules.rs `compile`): byte regexes with ASCII
+    // classes, no UTF-8 requirement.
     let hir = regex_syntax::ParserBuilder::new()
         .utf8(false)
+        .unicode(false)
         .build()
         .parse(pattern)
         .ok()?;

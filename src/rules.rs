@@ -173,6 +173,8 @@ pub struct Rule {
     /// How many lines a match can span, and whether a keyword is context outside the match.
     pub reach: Reach,
     pub contextual: bool,
+    /// A built-in rule (its pattern is the one build.rs analysed): compiled with ASCII classes.
+    builtin: bool,
 }
 
 impl Rule {
@@ -209,6 +211,7 @@ impl Rule {
             prescreened: AtomicU64::new(0),
             reach,
             contextual,
+            builtin: found.is_some(),
         }
     }
 
@@ -261,14 +264,21 @@ impl Rule {
     /// The compiled regex. Validation compiled it once already, so failure here is a bug.
     pub fn regex(&self) -> &Regex {
         self.regex.get_or_init(|| {
-            compile(&self.spec.regex).expect("rule regexes are validated when the catalog loads")
+            compile(&self.spec.regex, !self.builtin)
+                .expect("rule regexes are validated when the catalog loads")
         })
     }
 }
 
-fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+/// Built-in rules are compiled with ASCII classes (`unicode` false): their formats are ASCII,
+/// and a Unicode `[^\n]{0,60}` or `\s` compiles to many times the states (on a 50 MB file the
+/// compiled regexes were a quarter of the peak memory). build.rs builds their prescreens with
+/// the same syntax. Custom rules keep the `regex` crate's default, Unicode classes, so a
+/// team's `\p{L}` still compiles.
+fn compile(pattern: &str, unicode: bool) -> Result<Regex, regex::Error> {
     RegexBuilder::new(pattern)
         .size_limit(REGEX_SIZE_LIMIT)
+        .unicode(unicode)
         .build()
 }
 
@@ -697,7 +707,7 @@ fn validate_fields(spec: &RuleSpec) -> Result<()> {
 /// The regex compiles within the size limit, has the secret group and cannot match nothing.
 fn validate_regex(spec: &RuleSpec) -> Result<()> {
     let id = &spec.id;
-    let re = compile(&spec.regex).with_context(|| format!("rule `{id}`: invalid regex"))?;
+    let re = compile(&spec.regex, true).with_context(|| format!("rule `{id}`: invalid regex"))?;
     if spec.secret_group >= re.captures_len() {
         bail!(
             "rule `{id}`: secret_group {} does not exist (the regex has {} groups)",

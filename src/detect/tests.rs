@@ -439,3 +439,23 @@ fn entropy_of_uniform_alphabet() {
     assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-9);
     assert_eq!(shannon_entropy(b""), 0.0);
 }
+
+/// Built-in rules match bytes with ASCII classes (rules.rs `compile`): a file in Latin-1 (a
+/// Windows config, an old CSV) with an accented byte between the key and the value, invalid as
+/// UTF-8, is matched like its ASCII twin. With Unicode classes `[^\n]` skips no invalid byte.
+#[test]
+fn latin1_bytes_between_key_and_value_hide_nothing() {
+    let catalog = Catalog::builtin().unwrap();
+    let detector = Detector::new(&catalog, default_policy());
+    let ids = |text: &[u8]| -> Vec<String> {
+        detector
+            .scan(text, &mut Suppressed::default())
+            .iter()
+            .map(|m| catalog.rules[m.rule].id().to_string())
+            .collect()
+    };
+    let ascii = b"IBM cle: Q7HLsC81NSYffGD3vtKQSdHJyXbHt0XRoBeyXh9nl2Bz\n";
+    let latin1 = b"IBM cl\xe9: Q7HLsC81NSYffGD3vtKQSdHJyXbHt0XRoBeyXh9nl2Bz\n";
+    assert_eq!(ids(ascii), ["ibm-cloud-api-key"]);
+    assert_eq!(ids(latin1), ids(ascii));
+}

@@ -637,3 +637,27 @@ fn keyword_table_agrees_with_the_automaton() {
         );
     }
 }
+
+/// Custom rules keep Unicode classes: a team's `\p{L}` still loads, while built-in rules are
+/// compiled with ASCII classes (where `\p{L}` is refused).
+#[test]
+fn custom_rules_keep_unicode_classes() {
+    assert!(compile(r"name:\s*(\p{L}+)", true).is_ok());
+    assert!(compile(r"name:\s*(\p{L}+)", false).is_err());
+    let spec = parse_rules(
+        r#"
+[[rule]]
+id = "team-word"
+title = "A team word"
+regex = '''secret-word:\s*(\p{L}{6,})'''
+secret_group = 1
+keywords = ["secret-word"]
+remediation = "Rotate it."
+examples = ["secret-word: Größenwahn"]
+"#,
+    )
+    .unwrap();
+    let catalog = Catalog::build(builtin_specs().unwrap(), &spec).unwrap();
+    let rule = catalog.get("team-word").unwrap();
+    assert!(rule.regex().is_match("secret-word: Größenwahn".as_bytes()));
+}

@@ -18,6 +18,9 @@ use crate::rules::Catalog;
 use crate::source::{Outcome, Scanner, Settings};
 
 mod fix;
+mod history;
+
+use history::commit_outcomes;
 
 /// What a successful run found; errors travel as `Err` and become exit status 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,52 +459,6 @@ fn scan_commits(g: &Global, repo: &Repo, commits: &[ObjectId], scope: String) ->
     let setup = Setup::load(g, repo.workdir())?;
     let outcomes = commit_outcomes(repo, &setup.scanner(), commits)?;
     finish(g, &setup, scope, Subject::History, outcomes)
-}
-
-/// What each commit added, scanned; a progress bar on a terminal for long histories.
-fn commit_outcomes(
-    repo: &Repo,
-    scanner: &Scanner<'_>,
-    commits: &[ObjectId],
-) -> Result<Vec<Outcome>> {
-    let progress = commits.len() >= 20 && std::io::stderr().is_terminal();
-    // Redrawn a few times a second, not once per commit: a history of 100 000 commits would
-    // otherwise cost as many terminal writes. The last commit is always drawn.
-    const REDRAW: std::time::Duration = std::time::Duration::from_millis(100);
-    let mut drawn: Option<std::time::Instant> = None;
-    let mut outcomes = Vec::new();
-    for (i, id) in commits.iter().enumerate() {
-        let due = match drawn {
-            Some(t) => t.elapsed() >= REDRAW || i + 1 == commits.len(),
-            None => true,
-        };
-        if progress && due {
-            drawn = Some(std::time::Instant::now());
-            let done = (i + 1) * 30 / commits.len();
-            eprint!(
-                "\rleakgate: [{}{}] {}/{} commits",
-                "#".repeat(done),
-                " ".repeat(30 - done),
-                i + 1,
-                commits.len()
-            );
-        }
-        let parents = repo.parents(id)?;
-        let changes = repo.commit_changes(id, parents.first())?;
-        let hex = id.to_string();
-        let mut found = scanner.scan_changes(repo, &changes.files, Some(&hex))?;
-        if parents.len() > 1 {
-            drop_merged_secrets(repo, &parents[1..], &mut found);
-        }
-        for (path, reason) in changes.skipped {
-            found.push(skipped_outcome(&path, reason));
-        }
-        outcomes.extend(found);
-    }
-    if progress {
-        eprintln!();
-    }
-    Ok(outcomes)
 }
 
 /// A merge shows, against its first parent, everything the merged branch added; those commits

@@ -24,6 +24,7 @@ mod mutants_hooks;
 mod mutants_notebook;
 mod mutants_source;
 mod notebooks;
+mod ranges;
 mod rules_catalog;
 mod settings;
 mod staged;

@@ -5,8 +5,12 @@
 //!
 //! Invariant: every value here is synthetic and each row is rejected or accepted by exactly the
 //! check it names, so moving that check's bound flips that row.
+//!
+//! The scanning of added lines (`Detector::scan_added`) is pinned the same way where its
+//! offsets are easy to get wrong: windows that start deep in a file, not at byte 0.
 
-use leakgate::detect::{generic_value_is_secret, is_placeholder};
+use leakgate::detect::{generic_value_is_secret, is_placeholder, Detector, Policy, Suppressed};
+use leakgate::rules::Catalog;
 
 fn generic(cases: &[(&str, bool, &str)]) {
     for (value, want, why) in cases {
@@ -92,4 +96,38 @@ fn placeholder_words_count_in_secrets_up_to_128_characters() {
         !is_placeholder(over.as_bytes()),
         "129 is long: `your` is chance"
     );
+}
+
+/// Two synthetic Hugging Face tokens (random, never issued).
+const HF_OLD: &str = "hf_7z21AjwCTFozxM6qdkV1C3cuCHPZjzGuwv";
+const HF_NEW: &str = "hf_rLSGcNnPlhegQuPZpXiotFKMLM5ox0dkik";
+
+/// An allow-listed secret is counted as suppressed only when it sits on an added line, judged
+/// in the whole text's offsets: in a window that starts deep in a file, the one on the
+/// unchanged line just above the added line (inside the window) is not counted, the one on the
+/// added line is.
+#[test]
+fn allowlist_count_in_a_window_deep_in_a_file_uses_file_offsets() {
+    let catalog = Catalog::builtin().unwrap();
+    let policy = Policy {
+        allow_secrets: vec![regex::bytes::Regex::new("^hf_").unwrap()],
+        decode_depth: 2,
+        ..Policy::default()
+    };
+    let detector = Detector::new(&catalog, policy);
+    let mut text = String::new();
+    for i in 0..200 {
+        text += &format!("setting_{i} = {i}\n");
+    }
+    text += &format!("OLD = '{HF_OLD}'\n");
+    let added_start = text.len();
+    text += &format!("NEW = '{HF_NEW}'\n");
+    let added = vec![std::ops::Range {
+        start: added_start,
+        end: text.len(),
+    }];
+    let mut suppressed = Suppressed::default();
+    let found = detector.scan_added(text.as_bytes(), &added, &mut suppressed);
+    assert!(found.is_empty(), "{found:?}");
+    assert_eq!(suppressed.allowlist, 1, "{suppressed:?}");
 }

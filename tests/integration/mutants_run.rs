@@ -1,0 +1,191 @@
+//! Promises of `src/run.rs` (the commands and how their results are folded into one report)
+//! that cargo-mutants showed no test pinned (issue 18), driven through the built binary.
+//!
+//! Invariant: every count is checked exactly, with numbers chosen so that adding instead of
+//! subtracting, multiplying, or dividing gives a different answer (4 found, 3 removed, 1 left).
+
+use crate::harness::*;
+
+/// Three more synthetic Hugging Face tokens (random, never issued), beside the harness's three.
+const HF_D: &str = "hf_7z21AjwCTFozxM6qdkV1C3cuCHPZjzGuwv";
+const HF_E: &str = "hf_rLSGcNnPlhegQuPZpXiotFKMLM5ox0dkik";
+const HF_F: &str = "hf_5uTLFq35NLUPTHy5TBCL7QQ82NhrXEmI2m";
+
+/// Four staged tokens, one per file: the three the suppression under test removes, and HF_A,
+/// which stays.
+fn four_tokens() -> TestRepo {
+    let r = TestRepo::new();
+    r.stage("README.md", "x\n");
+    r.commit("init");
+    for (path, token) in [
+        ("d.py", HF_D),
+        ("e.py", HF_E),
+        ("f.py", HF_F),
+        ("main.py", HF_A),
+    ] {
+        r.stage(path, format!("T = '{token}'\n"));
+    }
+    r
+}
+
+fn suppressed(v: &serde_json::Value, key: &str) -> u64 {
+    v["suppressed"][key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no suppressed.{key} in {v:#}"))
+}
+
+/// Each suppression source counts what it removed, under its own name: `.gitleaks.toml`
+/// allowlists as "allowlist", `.gitleaksignore` entries and baseline entries as "baseline".
+#[test]
+fn each_suppression_source_counts_exactly_what_it_removed() {
+    let r = four_tokens();
+    r.write(
+        ".gitleaks.toml",
+        "[allowlist]\nregexes = ['''^hf_7z21''', '''^hf_rLSG''', '''^hf_5uTL''']\n",
+    );
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "path"), ["main.py"], "{v:#}");
+    assert_eq!(suppressed(&v, "allowlist"), 3, "{v:#}");
+    assert_eq!(suppressed(&v, "baseline"), 0, "{v:#}");
+    std::fs::remove_file(r.dir.join(".gitleaks.toml")).unwrap();
+
+    r.write(
+        ".gitleaksignore",
+        "d.py:huggingface-token:1\ne.py:huggingface-token:1\nf.py:huggingface-token:1\n",
+    );
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "path"), ["main.py"], "{v:#}");
+    assert_eq!(suppressed(&v, "baseline"), 3, "{v:#}");
+    assert_eq!(suppressed(&v, "allowlist"), 0, "{v:#}");
+    std::fs::remove_file(r.dir.join(".gitleaksignore")).unwrap();
+
+    // The baseline: three findings accepted one by one with `leakgate allow` (the first one
+    // writes the baseline with a fresh salt, so fingerprints are read anew each time).
+    for _ in 0..3 {
+        let v = r.check_json(1);
+        let all = v["findings"].as_array().unwrap();
+        let f = all.iter().find(|f| f["path"] != "main.py").unwrap();
+        let fp = f["fingerprint"].as_str().unwrap();
+        r.leakgate(&["allow", fp, "--reason", "test fixture"])
+            .code(0);
+    }
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "path"), ["main.py"], "{v:#}");
+    assert_eq!(suppressed(&v, "baseline"), 3, "{v:#}");
+    // --no-baseline: nothing is taken out, nothing counted.
+    let run = r.leakgate(&["check-staged", "--format", "json", "--no-baseline"]);
+    let v = run.code(1).json();
+    assert_eq!(v["findings"].as_array().unwrap().len(), 4, "{v:#}");
+    assert_eq!(suppressed(&v, "baseline"), 0, "{v:#}");
+}
+
+/// Inline allow comments, `[allow] paths` and allow patterns are counted per file and summed
+/// over files; the scanned files, lines and bytes are summed too.
+#[test]
+fn suppressions_and_scanned_totals_are_summed_over_files() {
+    let r = TestRepo::new();
+    r.write(
+        ".leakgate.toml",
+        "[allow]\npaths = ['vendor/**']\nregexes = ['^hf_5uTL']\n",
+    );
+    r.stage(
+        "a.py",
+        format!("A = '{HF_A}'  # leakgate:allow\nD = '{HF_D}'  # leakgate:allow\n"),
+    );
+    r.stage("b.py", format!("E = '{HF_E}'  # leakgate:allow\nok = 1\n"));
+    r.stage("c.py", format!("F = '{HF_F}'\nB = '{HF_B}'\n"));
+    r.stage("vendor/x.py", format!("C = '{HF_C}'\n"));
+    r.stage("vendor/y.py", "y = 2\n");
+    let v = r.check_json(1);
+    assert_eq!(finding_field(&v, "path"), ["c.py"], "{v:#}");
+    assert_eq!(suppressed(&v, "inline"), 3, "{v:#}");
+    assert_eq!(suppressed(&v, "allowlist"), 1, "{v:#}");
+    assert_eq!(suppressed(&v, "paths"), 2, "{v:#}");
+    // .leakgate.toml is written, not staged: three files scanned, six lines.
+    let scanned = &v["scanned"];
+    let bytes: usize = ["a.py", "b.py", "c.py"]
+        .iter()
+        .map(|p| std::fs::metadata(r.dir.join(p)).unwrap().len() as usize)
+        .sum();
+    assert_eq!(scanned["files"], 3, "{v:#}");
+    assert_eq!(scanned["lines"], 6, "{v:#}");
+    assert_eq!(scanned["bytes"].as_u64().unwrap() as usize, bytes, "{v:#}");
+    // No limit was hit, nothing was skipped: no note.
+    assert_eq!(v["notes"], serde_json::json!([]), "{v:#}");
+}
+
+/// A JSON report that cannot be written (stdout on a full disk) is an error, exit 2 naming
+/// what failed: the verdict is in the exit status, but a CI step reading that report would
+/// otherwise read nothing and see no finding. A reader that closes the pipe early (`| head`)
+/// chose to stop reading: the exit status stays the verdict.
+#[test]
+fn unwritable_json_report_is_an_error_but_a_closed_pipe_is_not() {
+    let r = TestRepo::new();
+    r.stage("a.py", format!("T = '{HF_A}'\n"));
+    let mut c = r.command(BIN, &r.dir);
+    c.args(["check-staged", "--format", "json"]).stdout(
+        std::fs::File::options()
+            .write(true)
+            .open("/dev/full")
+            .unwrap(),
+    );
+    let out = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot write the report"), "{stderr}");
+
+    // The read end is closed before leakgate has opened the repository, so its first write
+    // meets a closed pipe (EPIPE; Rust ignores SIGPIPE).
+    let mut c = r.command(BIN, &r.dir);
+    c.args(["check-staged", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+}
+
+/// `pre-push`: a remote tip this clone has hides what it reaches (a token the remote already
+/// holds is not re-reported); a remote tip this clone lacks (someone else pushed) falls back
+/// to the remote-tracking refs instead of failing on an unknown commit.
+#[test]
+fn pre_push_hides_the_known_remote_tip_and_falls_back_to_remote_refs_for_an_unknown_one() {
+    let r = TestRepo::new();
+    r.stage("k.py", format!("K = '{HF_A}'\n"));
+    r.commit("token the remote already has");
+    let pushed = r.head();
+    r.stage("a.py", "a = 1\n");
+    r.commit("clean");
+    let local = r.head();
+    let push = |remote_sha: &str| {
+        let input = r.tmp().join("stdin");
+        std::fs::write(
+            &input,
+            format!("refs/heads/main {local} refs/heads/main {remote_sha}\n"),
+        )
+        .unwrap();
+        let mut c = r.command(BIN, &r.dir);
+        c.args(["pre-push", "origin", "url", "--format", "json"])
+            .stdin(std::fs::File::open(&input).unwrap());
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    // No remote-tracking refs at all: only the remote's tip says what it has.
+    let (code, out) = push(&pushed);
+    assert_eq!(code, Some(0), "{out}");
+    // A tip fetched by nobody here; origin/main says the remote has the token's commit.
+    r.git(&["update-ref", "refs/remotes/origin/main", &pushed]);
+    let (code, out) = push(&"7".repeat(40));
+    assert_eq!(code, Some(0), "{out}");
+    // Without that ref the token's commit is to be pushed too, and it is reported.
+    r.git(&["update-ref", "-d", "refs/remotes/origin/main"]);
+    let (code, out) = push(&"7".repeat(40));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains(&pushed), "{out}");
+}

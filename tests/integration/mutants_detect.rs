@@ -131,3 +131,65 @@ fn allowlist_count_in_a_window_deep_in_a_file_uses_file_offsets() {
     assert!(found.is_empty(), "{found:?}");
     assert_eq!(suppressed.allowlist, 1, "{suppressed:?}");
 }
+
+/// The rule ids `Detector::scan` reports in `text`, with the default decode depth.
+fn scan_ids(text: &[u8]) -> Vec<String> {
+    let catalog = Catalog::builtin().unwrap();
+    let policy = Policy {
+        decode_depth: 2,
+        ..Policy::default()
+    };
+    let detector = Detector::new(&catalog, policy);
+    let found = detector.scan(text, &mut Suppressed::default());
+    found
+        .iter()
+        .map(|m| catalog.rules[m.rule].id().to_string())
+        .collect()
+}
+
+fn basic_auth(decoded: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(decoded);
+    format!("Authorization: Basic {b64}\n").into_bytes()
+}
+
+/// An encoded-value rule reports a value only when it decodes to text: tabs, newlines and
+/// UTF-8 beyond ASCII are text; control bytes are not (a binary blob that happens to be
+/// base64 is no credential).
+#[test]
+fn encoded_value_counts_as_text_with_tabs_and_utf8_but_not_control_bytes() {
+    let rule = "http-basic-auth".to_string();
+    for text in [
+        "deploy:Qm4\tvT9xLw2",
+        "déploy:Qm4vT9xLw2ø",
+        "deploy:Qm4vT9\nxLw2",
+    ] {
+        let ids = scan_ids(&basic_auth(text.as_bytes()));
+        assert!(ids.contains(&rule), "{text:?}: {ids:?}");
+    }
+    let ids = scan_ids(&basic_auth(
+        b"\x01\x02\x03\x04\x05\x06\x07\x0b\x0e\x0f\x10\x11",
+    ));
+    assert!(!ids.contains(&rule), "control bytes: {ids:?}");
+}
+
+/// A decoded span is scanned inside up to 160 bytes of its line, so a key beside it counts;
+/// what that context shows outside the span is the direct scan's business. Here the context
+/// ends in the middle of a longer run of token characters that starts with `hf_`: cut there it
+/// looks like a token, but the text holds none (the run goes on).
+#[test]
+fn a_token_lookalike_cut_by_a_decoded_spans_context_is_not_reported() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode("a plain sentence, base64 only");
+    let run = format!("{HF_NEW}dG64lqSyXmZV2AmzScVOzw36da");
+    // The closing quote, the padding, `hf_` and 34 token characters make the 160 bytes after
+    // the span for one of these paddings (wherever the decoder ends the span).
+    for pad in 110..=135 {
+        let text = format!("note = \"{b64}\"{}{run}\n", " ".repeat(pad));
+        let ids = scan_ids(text.as_bytes());
+        assert!(ids.is_empty(), "padding {pad}: {ids:?}");
+    }
+    // The precondition: a token cut where the context is cut is a finding when it ends there.
+    let text = format!("note = \"{b64}\" {}\n", &run[..37]);
+    assert_eq!(scan_ids(text.as_bytes()), ["huggingface-token"]);
+}

@@ -189,3 +189,30 @@ fn pre_push_hides_the_known_remote_tip_and_falls_back_to_remote_refs_for_an_unkn
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains(&pushed), "{out}");
 }
+
+/// On a terminal, a history of 20 commits (the smallest that gets a bar) shows the first
+/// commit's frame with 1/20 of the bar's 30 cells filled (rounded down: one), and always the
+/// last frame, full; the bar's line is ended before the report.
+#[test]
+fn progress_bar_frames_are_proportional_and_the_last_is_full() {
+    let r = TestRepo::new();
+    r.stage("f.txt", "0\n");
+    r.commit("c0");
+    let first = r.head();
+    for i in 1..=20 {
+        r.stage("f.txt", format!("{i}\n"));
+        r.commit(&format!("c{i}"));
+    }
+    let cmd = format!("{BIN} check-range {first}..HEAD");
+    let mut c = r.command("script", &r.dir);
+    c.args(["-qec", &cmd, "/dev/null"]);
+    let out = c
+        .output()
+        .expect("util-linux `script` provides the pseudo-terminal");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    let first_frame = format!("\rleakgate: [#{}] 1/20 commits", " ".repeat(29));
+    let last_frame = format!("\rleakgate: [{}] 20/20 commits\r\n", "#".repeat(30));
+    assert!(shown.contains(&first_frame), "{shown:?}");
+    assert!(shown.contains(&last_frame), "{shown:?}");
+}

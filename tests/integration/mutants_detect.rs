@@ -193,3 +193,64 @@ fn a_token_lookalike_cut_by_a_decoded_spans_context_is_not_reported() {
     let text = format!("note = \"{b64}\" {}\n", &run[..37]);
     assert_eq!(scan_ids(text.as_bytes()), ["huggingface-token"]);
 }
+
+/// A synthetic PEM body (seeded xorshift base64, opening with `MIIA`: a DER SEQUENCE whose
+/// declared length fits in the body, as the `pem-der` structural check requires).
+fn key_body(seed: u64) -> String {
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = String::from("MIIA");
+    for line in 0..10 {
+        for _ in 0..if line == 0 { 60 } else { 64 } {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.push(B64[(x % 64) as usize] as char);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A key block (found by a whole-file rule) and a token found in the added lines' windows are
+/// two findings when they only touch: the token starts right after the block's END marker.
+#[test]
+fn a_token_touching_the_end_of_a_key_block_is_a_finding_of_its_own() {
+    let catalog = Catalog::builtin().unwrap();
+    let policy = Policy {
+        decode_depth: 2,
+        ..Policy::default()
+    };
+    let detector = Detector::new(&catalog, policy);
+    let text = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}-----END PRIVATE KEY-----{HF_NEW}\n",
+        key_body(11)
+    );
+    let added = vec![std::ops::Range {
+        start: 0,
+        end: text.len(),
+    }];
+    let found = detector.scan_added(text.as_bytes(), &added, &mut Suppressed::default());
+    let ids: Vec<&str> = found.iter().map(|m| catalog.rules[m.rule].id()).collect();
+    assert_eq!(ids, ["pem-private-key", "huggingface-token"], "{found:?}");
+}
+
+/// A key-name rule's value that is encoded (percent-escaped, or base64 as in a Secret's data)
+/// is judged by what it decodes to: random text is a finding; only a stop word or placeholder
+/// (`password`, `changeme`) makes it a stand-in.
+#[test]
+fn an_encoded_generic_value_without_a_stop_word_is_reported() {
+    use base64::Engine as _;
+    let rule = "generic-secret-assignment".to_string();
+    let b64 = base64::engine::general_purpose::STANDARD.encode("Xk9#mQ2vLp7!zR4w");
+    for text in [
+        "db_password = \"Xk9%23mQ2vLp7%21zR4w\"\n".to_string(),
+        format!("db_password = \"{b64}\"\n"),
+    ] {
+        let ids = scan_ids(text.as_bytes());
+        assert!(ids.contains(&rule), "{text:?}: {ids:?}");
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode("default-9#mQ2vLp7!");
+    let text = format!("db_password = \"{b64}\"\n");
+    assert!(scan_ids(text.as_bytes()).is_empty(), "{text:?}");
+}

@@ -216,3 +216,48 @@ fn progress_bar_frames_are_proportional_and_the_last_is_full() {
     assert!(shown.contains(&first_frame), "{shown:?}");
     assert!(shown.contains(&last_frame), "{shown:?}");
 }
+
+/// `check-staged PATH…`: a named path that is scanned, or skipped for a reason of its own (too
+/// large), is not also listed as "not in the index"; only the path git does not track is.
+#[test]
+fn check_staged_lists_only_untracked_named_paths_as_not_in_the_index() {
+    let r = TestRepo::new();
+    r.stage("a.py", format!("T = '{HF_A}'\n"));
+    r.stage("big.txt", "x".repeat(200));
+    let run = r.leakgate(&[
+        "check-staged",
+        "--format",
+        "json",
+        "--max-blob-size",
+        "100",
+        "a.py",
+        "big.txt",
+        "typo.py",
+    ]);
+    let v = run.code(1).json();
+    assert_eq!(finding_field(&v, "path"), ["a.py"], "{v:#}");
+    let skipped: Vec<(String, String)> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let reason = s["reason"].as_str().unwrap();
+            let kind = if reason.contains("not in the index") {
+                "untracked"
+            } else if reason.contains("too large") {
+                "too large"
+            } else {
+                reason
+            };
+            (s["path"].as_str().unwrap().to_string(), kind.to_string())
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("big.txt".to_string(), "too large".to_string()),
+            ("typo.py".to_string(), "untracked".to_string())
+        ],
+        "{v:#}"
+    );
+}

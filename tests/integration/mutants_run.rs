@@ -261,3 +261,31 @@ fn check_staged_lists_only_untracked_named_paths_as_not_in_the_index() {
         "{v:#}"
     );
 }
+
+/// A staged gitlink (a submodule moved) is listed by the submodule scan, and its removal from
+/// the skipped list takes only that path: a file skipped for its own reason beside it is still
+/// listed.
+#[test]
+fn a_file_skipped_beside_a_staged_gitlink_is_still_listed() {
+    let r = TestRepo::new();
+    r.stage("README.md", "x\n");
+    r.commit("init");
+    let head = r.head();
+    r.git(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("160000,{head},sub"),
+    ]);
+    r.stage("big.txt", "x".repeat(200));
+    let run = r.leakgate(&["check-staged", "--format", "json", "--max-blob-size", "100"]);
+    let v = run.code(0).json();
+    let paths: Vec<&str> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["path"].as_str().unwrap())
+        .collect();
+    // The gitlink once, as the submodule scan lists it (no local repository here).
+    assert_eq!(paths, ["big.txt", "sub"], "{}", run.dump());
+}

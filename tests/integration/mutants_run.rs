@@ -77,6 +77,28 @@ fn each_suppression_source_counts_exactly_what_it_removed() {
     let v = run.code(1).json();
     assert_eq!(v["findings"].as_array().unwrap().len(), 4, "{v:#}");
     assert_eq!(suppressed(&v, "baseline"), 0, "{v:#}");
+
+    // Allowing a finding again replaces its reason: still one entry per finding.
+    let all = v["findings"].as_array().unwrap();
+    let f = all.iter().find(|f| f["path"] == "d.py").unwrap();
+    let fp = f["fingerprint"].as_str().unwrap();
+    r.leakgate(&["allow", fp, "--reason", "second look"])
+        .code(0);
+    let text = std::fs::read_to_string(r.dir.join(".leakgate-baseline.json")).unwrap();
+    let baseline: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let reasons: Vec<&str> = baseline["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    let mut sorted = reasons.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        ["second look", "test fixture", "test fixture"],
+        "{text}"
+    );
 }
 
 /// Inline allow comments, `[allow] paths` and allow patterns are counted per file and summed

@@ -212,6 +212,35 @@ fn pre_push_hides_the_known_remote_tip_and_falls_back_to_remote_refs_for_an_unkn
     assert!(out.contains(&pushed), "{out}");
 }
 
+/// A commit to push that this repository does not have is an error naming it; the advice to
+/// fetch the full history is given in a shallow clone only, not in a complete one.
+#[test]
+fn pre_push_of_a_missing_commit_blames_shallowness_only_in_a_shallow_clone() {
+    let r = TestRepo::new();
+    r.stage("a.py", "a = 1\n");
+    r.commit("c0");
+    let missing = "7".repeat(40);
+    let input = r.tmp().join("stdin");
+    std::fs::write(
+        &input,
+        format!("refs/heads/main {missing} refs/heads/main {}\n", r.head()),
+    )
+    .unwrap();
+    let mut c = r.command(BIN, &r.dir);
+    c.args(["pre-push", "origin", "url"])
+        .stdin(std::fs::File::open(&input).unwrap());
+    let out = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the commit to push, {missing}, is not in this repository"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("shallow"), "{stderr}");
+}
+
 /// On a terminal, a history of 20 commits (the smallest that gets a bar) shows the first
 /// commit's frame with 1/20 of the bar's 30 cells filled (rounded down: one), and always the
 /// last frame, full; the bar's line is ended before the report.

@@ -340,3 +340,46 @@ fn a_file_skipped_beside_a_staged_gitlink_is_still_listed() {
     // The gitlink once, as the submodule scan lists it (no local repository here).
     assert_eq!(paths, ["big.txt", "sub"], "{}", run.dump());
 }
+
+/// `scan` honours every place git (and ripgrep's `.ignore`) says a file is ignored — the
+/// repository's `.git/info/exclude`, the user's global excludes file, `.ignore`, and a
+/// `.gitignore` above the scanned directory — and `--no-ignore` turns each of them off.
+#[test]
+fn scan_honours_every_ignore_source_and_no_ignore_turns_each_off() {
+    let r = TestRepo::new();
+    std::fs::create_dir_all(r.dir.join(".git/info")).unwrap();
+    std::fs::write(r.dir.join(".git/info/exclude"), "excluded.py\n").unwrap();
+    let global = r.tmp().join("home/.config/git");
+    std::fs::create_dir_all(&global).unwrap();
+    std::fs::write(global.join("ignore"), "global.py\n").unwrap();
+    r.write(".ignore", "dotignored.py\n");
+    r.write(".gitignore", "parent.py\n");
+    let tokens = [HF_A, HF_B, HF_C, HF_D];
+    for (name, token) in ["excluded.py", "global.py", "dotignored.py", "parent.py"]
+        .iter()
+        .zip(tokens)
+    {
+        r.write(&format!("src/{name}"), format!("T = '{token}'\n"));
+    }
+    r.write("src/kept.py", format!("T = '{HF_E}'\n"));
+    let paths = |args: &[&str]| {
+        let run = r.leakgate(args);
+        let mut p = finding_field(&run.code(1).json(), "path");
+        p.sort();
+        p
+    };
+    // From the root, and from the directory below the .gitignore that names `parent.py`.
+    assert_eq!(paths(&["scan", "--format", "json"]), ["src/kept.py"]);
+    assert_eq!(paths(&["scan", "src", "--format", "json"]), ["src/kept.py"]);
+    let all = paths(&["scan", "src", "--no-ignore", "--format", "json"]);
+    assert_eq!(
+        all,
+        [
+            "src/dotignored.py",
+            "src/excluded.py",
+            "src/global.py",
+            "src/kept.py",
+            "src/parent.py"
+        ]
+    );
+}

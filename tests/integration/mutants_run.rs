@@ -383,3 +383,17 @@ fn scan_honours_every_ignore_source_and_no_ignore_turns_each_off() {
         ]
     );
 }
+
+/// `allow` takes hex digits only, and at least one: an empty prefix would match every finding
+/// (and, with one finding staged, allow it unseen); a word is a mistake to name, not a lookup.
+#[test]
+fn allow_refuses_an_empty_or_non_hex_fingerprint_before_looking() {
+    let r = TestRepo::new();
+    r.stage("a.py", format!("T = '{HF_A}'\n"));
+    for wanted in ["", "  ", "not-hex"] {
+        let run = r.leakgate(&["allow", wanted, "--reason", "looked at it"]);
+        assert_fails_closed(&run, &["is not a fingerprint"]);
+    }
+    assert!(!r.dir.join(".leakgate-baseline.json").exists());
+    r.leakgate(&["check-staged"]).code(1);
+}

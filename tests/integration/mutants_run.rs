@@ -397,3 +397,28 @@ fn allow_refuses_an_empty_or_non_hex_fingerprint_before_looking() {
     assert!(!r.dir.join(".leakgate-baseline.json").exists());
     r.leakgate(&["check-staged"]).code(1);
 }
+
+/// `leakgate fix` on a staged notebook whose working-tree copy was deleted: the index is still
+/// cleaned, and the missing copy is named as left alone, not an error.
+#[test]
+fn fix_cleans_the_index_when_the_working_tree_copy_is_gone() {
+    let r = TestRepo::new();
+    let nb = serde_json::json!({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{
+            "cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {},
+            "source": ["print(token)\n"],
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": [format!("{HF_A}\n")]}]
+        }]
+    });
+    r.stage(
+        "nb.ipynb",
+        serde_json::to_string_pretty(&nb).unwrap() + "\n",
+    );
+    std::fs::remove_file(r.dir.join("nb.ipynb")).unwrap();
+    let run = r.leakgate(&["fix"]);
+    run.code(0)
+        .stderr_has("nb.ipynb: cleared 1 output in the index")
+        .stderr_has("the working-tree copy was left as it is: it does not exist");
+    r.leakgate(&["check-staged"]).code(0);
+}

@@ -459,3 +459,23 @@ fn latin1_bytes_between_key_and_value_hide_nothing() {
     assert_eq!(ids(ascii), ["ibm-cloud-api-key"]);
     assert_eq!(ids(latin1), ids(ascii));
 }
+
+/// Issue 18 (cargo-mutants): the match loop always moves forward — by one UTF-8 scalar past
+/// the match start when the match ended there (an empty match of a custom rule) — and never
+/// reads past the end of the text doing so.
+#[test]
+fn next_start_always_moves_forward_by_one_scalar() {
+    assert_eq!(next_start(b"abcd", 3, 1), 3, "the preferred start is ahead");
+    assert_eq!(
+        next_start(b"abcd", 1, 1),
+        2,
+        "an empty match steps one byte"
+    );
+    assert_eq!(
+        next_start(b"ab", 1, 1),
+        2,
+        "stepping onto the end of the text"
+    );
+    assert_eq!(next_start("éa".as_bytes(), 0, 0), 2, "a scalar, not a byte");
+    assert_eq!(next_start("aé".as_bytes(), 0, 0), 1);
+}

@@ -847,3 +847,14 @@ fn fixtures() {
         assert!(checked > 0, "no expected finding checked");
     }
 }
+
+/// Issue 18 (cargo-mutants): an OSC string whose terminator (ESC \) is split across two
+/// pushes, the backslash opening the second (two flushes of one stream): the string ends
+/// there and the byte after it is text, as when the terminator arrives whole.
+#[test]
+fn osc_terminator_split_across_pushes() {
+    let mut b = Builder::new(true);
+    b.push("\x1b]0;title\x1b", 1);
+    b.push("\\x", 1);
+    assert_eq!(b.text, " 0;title x");
+}

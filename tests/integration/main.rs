@@ -22,6 +22,7 @@ mod models;
 mod mutants_detect;
 mod mutants_hooks;
 mod mutants_notebook;
+mod mutants_run;
 mod mutants_source;
 mod notebooks;
 mod ranges;

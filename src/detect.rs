@@ -163,9 +163,10 @@ impl<'c> Detector<'c> {
     /// Rules are selected by their keywords anywhere in `text`: a rule's context may sit on an
     /// unchanged line (`kind: Secret` at the top of a manifest whose values were rotated).
     /// Rules whose match spans a few lines at most run on the added ranges widened by that many
-    /// lines; rules whose match can span any number of lines (a PEM block) run on the whole text,
-    /// so a key whose body changed between unchanged BEGIN/END lines is seen whole. An everyday
-    /// change to a large file thus costs one keyword pass over it, not a run of every rule.
+    /// lines (and inside those, around their keywords: `scan_level`); rules whose match can span
+    /// any number of lines (a PEM block) run on the whole text, so a key whose body changed
+    /// between unchanged BEGIN/END lines is seen whole. An everyday change to a large file thus
+    /// costs one keyword pass over it, not a run of every rule.
     pub fn scan_added(
         &self,
         text: &[u8],
@@ -178,10 +179,10 @@ impl<'c> Detector<'c> {
         // Contextual and whole-file rules are selected by their keywords anywhere in the file;
         // every other rule's match holds its keyword, within the catalog's widest reach of the
         // added lines, so each window's own keyword pass selects the rest.
-        let (mut near, mut far) = (Vec::new(), Vec::new());
+        let (mut contextual, mut far) = (Vec::new(), Vec::new());
         for idx in self.catalog.select_wide(text) {
             match self.catalog.rules[idx].reach {
-                Reach::Lines(_) => near.push(idx),
+                Reach::Lines(_) => contextual.push(idx),
                 Reach::File => far.push(idx),
             }
         }
@@ -195,7 +196,7 @@ impl<'c> Detector<'c> {
             let counts = |start: usize, end: usize| {
                 reach::overlaps(added, &(start + window.start..end + window.start))
             };
-            let scope = Scope::Window { wide: &near };
+            let scope = Scope::Window { wide: &contextual };
             let mut matches = self.scan_level(part, scope, 0, suppressed, &counts);
             // Only what touches an added line counts (also as a suppression).
             matches.retain(|m| {

@@ -293,6 +293,18 @@ fn key_word_glued_inside_a_base64_run_is_no_context() {
         BLOB_WITH_KEY_WORD.as_bytes(),
         at
     ));
+    // `+` and `/` belong to the run: short stretches of letters joined by them are one blob.
+    for sep in ["/", "+"] {
+        let blob = format!(
+            "{}Xibm{}",
+            format!("Ab3{sep}").repeat(6),
+            format!("{sep}Qz7").repeat(6)
+        );
+        assert!(
+            context_inside_encoded_run(blob.as_bytes(), blob.find("ibm").unwrap()),
+            "{blob}"
+        );
+    }
     for (text, word) in [
         (
             "IBMCLOUD_API_KEY=Q7HLsC81NSYffGD3vtKQSdHJyXbHt0XRoBeyXh9nl2Bz",

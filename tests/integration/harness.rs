@@ -312,3 +312,27 @@ pub fn fixture(rel: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(rel)
 }
+
+/// A synthetic key body: `lines` lines of 64 base64 characters from a seeded generator (it has
+/// the shape of a PEM body and authorises nothing). It opens with `MIIA`: a DER SEQUENCE whose
+/// declared length (at most 259 bytes) fits in the body, as the `pem-der` structural check
+/// requires of a real key.
+pub fn key_body(seed: u64, lines: usize) -> String {
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    assert!(
+        lines * 48 >= 260,
+        "the body must hold what its header declares"
+    );
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = String::from("MIIA");
+    for line in 0..lines {
+        for _ in 0..if line == 0 { 60 } else { 64 } {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.push(B64[(x % 64) as usize] as char);
+        }
+        out.push('\n');
+    }
+    out
+}

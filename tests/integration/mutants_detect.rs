@@ -9,6 +9,7 @@
 //! The scanning of added lines (`Detector::scan_added`) is pinned the same way where its
 //! offsets are easy to get wrong: windows that start deep in a file, not at byte 0.
 
+use crate::harness::key_body;
 use leakgate::detect::{generic_value_is_secret, is_placeholder, Detector, Policy, Suppressed};
 use leakgate::rules::Catalog;
 
@@ -198,24 +199,6 @@ fn a_token_lookalike_cut_by_a_decoded_spans_context_is_not_reported() {
     assert_eq!(scan_ids(text.as_bytes()), ["huggingface-token"]);
 }
 
-/// A synthetic PEM body (seeded xorshift base64, opening with `MIIA`: a DER SEQUENCE whose
-/// declared length fits in the body, as the `pem-der` structural check requires).
-fn key_body(seed: u64) -> String {
-    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = String::from("MIIA");
-    for line in 0..10 {
-        for _ in 0..if line == 0 { 60 } else { 64 } {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            out.push(B64[(x % 64) as usize] as char);
-        }
-        out.push('\n');
-    }
-    out
-}
-
 /// A key block (found by a whole-file rule) and a token found in the added lines' windows are
 /// two findings when they only touch: the token starts right after the block's END marker.
 #[test]
@@ -228,7 +211,7 @@ fn a_token_touching_the_end_of_a_key_block_is_a_finding_of_its_own() {
     let detector = Detector::new(&catalog, policy);
     let text = format!(
         "-----BEGIN PRIVATE KEY-----\n{}-----END PRIVATE KEY-----{HF_NEW}\n",
-        key_body(11)
+        key_body(11, 10)
     );
     let added = vec![std::ops::Range {
         start: 0,

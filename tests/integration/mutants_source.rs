@@ -51,24 +51,6 @@ fn a_moved_secret_and_a_new_one_in_one_edit_are_judged_line_by_line() {
     assert_eq!(lines(&r.check_json(1)), [1]);
 }
 
-/// A synthetic PEM body (seeded xorshift base64, opening with `MIIA`: a DER SEQUENCE whose
-/// declared length fits in the body, as the `pem-der` structural check requires).
-fn key_body(seed: u64) -> String {
-    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = String::from("MIIA");
-    for line in 0..10 {
-        for _ in 0..if line == 0 { 60 } else { 64 } {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            out.push(B64[(x % 64) as usize] as char);
-        }
-        out.push('\n');
-    }
-    out
-}
-
 /// A key block that starts on a line whose other secret only moved is still judged on its own
 /// lines: the moved verdict of that line must not be reused for a secret running past it.
 #[test]
@@ -80,7 +62,7 @@ fn a_new_key_starting_on_a_line_with_a_moved_token_is_reported() {
     let head = format!("T = '{HF_A}' # -----BEGIN PRIVATE KEY-----\n");
     r.stage("k.py", format!("{top}{head}"));
     r.commit("base");
-    let body = key_body(7);
+    let body = key_body(7, 10);
     r.stage(
         "k.py",
         format!("{top}  {head}{body}-----END PRIVATE KEY-----\n"),
